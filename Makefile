@@ -1,0 +1,116 @@
+# Ferry: one Makefile for every program, the tests and the benchmarks.
+#
+#   make                build everything into bin/
+#   make run / stop     start / stop the suite on run/ferry.conf (loopback)
+#   make test           build, then run every test (SAN=1: ASan + UBSan)
+#   make bench          benchmarks (figures, not pass/fail)
+#   make install        PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SAN	?= 0
+PYTHON	:= /usr/bin/python3
+
+PKGS	:= libbsd-overlay libevent libcrypto
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(SAN),1)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+OBJ	:= obj/san$(SAN)
+
+COMMON	:= common/addr.c common/config.c common/daemon.c common/ipc.c \
+	   common/ipc_server.c \
+	   common/log.c common/privsep.c common/util.c
+QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
+	   queue/sched.c queue/commit.c queue/dispatch.c
+SENDMAIL := sendmail/sendmail.c
+CONTROL	:= control/ferry-control.c
+UNITS	:= $(wildcard t/unit/test_*.c)
+
+PROGS	:= bin/queued bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
+
+objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+all: deps-build $(PROGS) $(UNITBIN)
+
+# Installs missing Debian packages when run as root; otherwise lists them.
+deps-build:
+	@etc/install-deps build
+
+deps-test:
+	@etc/install-deps build test users
+
+# Objects of another SAN setting live in another directory; the stamp
+# relinks bin/ when the setting changes.
+$(OBJ)/.stamp:
+	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
+
+$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h) $(OBJ)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+bin/queued: $(call objs,$(QUEUED) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/mailq: bin/sendmail
+	ln -sf sendmail $@
+
+bin/ferry-control: $(call objs,$(CONTROL) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/ferryctl: etc/ferryctl
+	@mkdir -p bin
+	install -m 0755 $< $@
+
+t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
+	@mkdir -p t/unit/bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: all
+	@etc/install-deps users
+	@etc/mkrunconf
+	@bin/ferryctl -c $(CURDIR)/run/ferry.conf start
+	@echo
+	@echo "Ferry is running with run/ferry.conf.  Send a first message:"
+	@echo "  echo hi | bin/sendmail -C run/ferry.conf someone@example.test"
+	@echo "  bin/mailq -C run/ferry.conf"
+	@echo "Stop it with: make stop"
+
+stop:
+	@if [ -f run/ferry.conf ]; then \
+		bin/ferryctl -c $(CURDIR)/run/ferry.conf stop; fi
+
+test: deps-test all
+	$(PYTHON) -m pytest -q t
+
+bench: all
+	$(PYTHON) bench/run.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)/etc/ferry
+	install -m 0755 bin/queued bin/ferry-control bin/ferryctl \
+		$(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/mailq
+	test -e $(DESTDIR)/etc/ferry/ferry.conf || \
+		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
+
+clean:
+	rm -rf obj bin t/unit/bin
+
+.PHONY: all deps-build deps-test run stop test bench install clean

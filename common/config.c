@@ -1,0 +1,418 @@
+/*
+ * config.c: parse and validate ferry.conf.
+ *
+ * Syntax: "key = value" lines, '#' starts a comment line, blank lines are
+ * ignored.  Every error is reported on stderr as "file:line: message" and
+ * makes config_load() fail; the caller exits with EX_CONFIG.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+enum config_type {
+	CONF_PATH,	/* absolute path */
+	CONF_STRING,	/* host or domain name */
+	CONF_USER,	/* Unix user name */
+	CONF_BOOL,	/* yes or no */
+	CONF_NUMBER,	/* non-negative integer */
+	CONF_SIZE,	/* bytes, with k, M or G suffix (1024-based) */
+	CONF_DURATION	/* seconds, with s, m, h, d or w suffix */
+};
+
+struct config_key {
+	const char	*name;
+	enum config_type type;
+	size_t		 offset;
+	const char	*fallback;	/* default, parsed like a value */
+	long long	 min;		/* smallest valid number */
+	const char	*help;
+};
+
+#define KEY(n, t, d, m, h) { #n, t, offsetof(struct config, n), d, m, h }
+
+static const struct config_key config_keys[] = {
+	KEY(queue_directory, CONF_PATH, "/var/spool/ferry", 0,
+	    "Spool directory owned by queued (q/ holds messages and "
+	    "envelopes, corrupt/ what could not be read)."),
+	KEY(run_directory, CONF_PATH, "/run/ferry", 0,
+	    "Sockets and pidfiles of the daemons."),
+	KEY(log_directory, CONF_PATH, "/var/log/ferry", 0,
+	    "One log file per daemon (queued.log, ...); reopened on SIGHUP."),
+	KEY(log_syslog, CONF_BOOL, "no", 0,
+	    "Also send every log line to syslog (facility mail)."),
+	KEY(myhostname, CONF_STRING, "", 0,
+	    "This host's name, used in Received and Message-ID headers. "
+	    "Empty: the system host name."),
+	KEY(myorigin, CONF_STRING, "", 0,
+	    "Domain appended to local user names in sender addresses. "
+	    "Empty: myhostname."),
+	KEY(max_message_size, CONF_SIZE, "50M", 1024,
+	    "Largest message accepted, headers included."),
+	KEY(max_recipients, CONF_NUMBER, "1000", 1,
+	    "Most recipients of one message."),
+	KEY(queue_min_free, CONF_SIZE, "100M", 0,
+	    "Refuse new messages (temporary failure) when the spool's file "
+	    "system has less free space than this."),
+	KEY(retry_min, CONF_DURATION, "5m", 1,
+	    "Shortest wait before retrying a deferred recipient."),
+	KEY(retry_max, CONF_DURATION, "1h", 1,
+	    "Longest wait between retries; the wait grows with the "
+	    "message's age between retry_min and retry_max."),
+	KEY(queue_lifetime, CONF_DURATION, "5d", 1,
+	    "After this long in the queue, undelivered recipients fail."),
+	KEY(bounce_lifetime, CONF_DURATION, "2d", 1,
+	    "queue_lifetime for messages with the null sender (bounces)."),
+	KEY(queue_user, CONF_USER, "ferry-queue", 0,
+	    "User queued runs as when started as root."),
+};
+
+#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_LINE_MAX	1024
+
+static const struct config_key *
+config_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Parse "123", "10k", "5m"...: multiply by the unit the suffix names. */
+static int
+parse_scaled(const char *v, const char *units, const long long *scale,
+    long long min, long long *out, const char **why)
+{
+	char		*end;
+	long long	 n, mult = 1;
+	const char	*u;
+
+	if (!isdigit((unsigned char)*v)) {
+		*why = "not a number";
+		return -1;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == ERANGE) {
+		*why = "number too large";
+		return -1;
+	}
+	if (*end != '\0') {
+		if (end[1] != '\0' || (u = strchr(units, *end)) == NULL) {
+			*why = "bad unit";
+			return -1;
+		}
+		mult = scale[u - units];
+	}
+	if (n > LLONG_MAX / mult) {
+		*why = "number too large";
+		return -1;
+	}
+	if (n * mult < min) {
+		*why = "value too small";
+		return -1;
+	}
+	*out = n * mult;
+	return 0;
+}
+
+static int
+valid_name(const char *v, const char *extra)
+{
+	const char	*c;
+
+	for (c = v; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && strchr(extra, *c) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+config_set(struct config *conf, const struct config_key *key, const char *v,
+    const char **why)
+{
+	static const char	 size_units[] = "kMG";
+	static const long long	 size_scale[] = { 1024LL, 1024LL * 1024,
+	    1024LL * 1024 * 1024 };
+	static const char	 time_units[] = "smhdw";
+	static const long long	 time_scale[] = { 1, 60, 3600, 86400,
+	    7 * 86400 };
+	char		*base = (char *)conf;
+	char		**str = (char **)(base + key->offset);
+	long long	*num = (long long *)(base + key->offset);
+	int		*flag = (int *)(base + key->offset);
+
+	switch (key->type) {
+	case CONF_PATH:
+		if (v[0] != '/' || strlen(v) >= PATH_MAX - 64) {
+			*why = "must be an absolute path";
+			return -1;
+		}
+		break;
+	case CONF_STRING:
+		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
+			*why = "must be a host or domain name";
+			return -1;
+		}
+		break;
+	case CONF_USER:
+		if (*v == '\0' || strlen(v) > 32 || !valid_name(v, "-_.")) {
+			*why = "must be a user name";
+			return -1;
+		}
+		break;
+	case CONF_BOOL:
+		if (strcmp(v, "yes") == 0)
+			*flag = 1;
+		else if (strcmp(v, "no") == 0)
+			*flag = 0;
+		else {
+			*why = "must be yes or no";
+			return -1;
+		}
+		return 0;
+	case CONF_NUMBER:
+		return parse_scaled(v, "", NULL, key->min, num, why);
+	case CONF_SIZE:
+		return parse_scaled(v, size_units, size_scale, key->min, num,
+		    why);
+	case CONF_DURATION:
+		return parse_scaled(v, time_units, time_scale, key->min, num,
+		    why);
+	}
+	free(*str);
+	*str = xstrdup(v);
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char	*end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static void
+config_defaults(struct config *conf)
+{
+	const char	*why;
+	size_t		 i;
+
+	memset(conf, 0, sizeof(*conf));
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (config_set(conf, &config_keys[i], config_keys[i].fallback,
+		    &why) == -1)
+			abort();	/* the table itself is wrong */
+}
+
+/* Fill the defaults that depend on the system or on other keys. */
+static int
+config_finish(struct config *conf, const char *path)
+{
+	char	 host[256];
+
+	if (conf->myhostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1) {
+			fprintf(stderr, "%s: cannot get host name: %s\n", path,
+			    strerror(errno));
+			return -1;
+		}
+		host[sizeof(host) - 1] = '\0';
+		free(conf->myhostname);
+		conf->myhostname = xstrdup(host);
+	}
+	if (conf->myorigin[0] == '\0') {
+		free(conf->myorigin);
+		conf->myorigin = xstrdup(conf->myhostname);
+	}
+	if (conf->retry_min > conf->retry_max) {
+		fprintf(stderr, "%s: retry_min is larger than retry_max\n",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_parse_line(struct config *conf, char *line, unsigned char *seen,
+    const char **why)
+{
+	const struct config_key	*key;
+	char			*eq, *name, *value;
+
+	if ((eq = strchr(line, '=')) == NULL) {
+		*why = "expected \"key = value\"";
+		return -1;
+	}
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	if ((key = config_find(name)) == NULL) {
+		*why = "unknown key";
+		return -1;
+	}
+	if (seen[key - config_keys]) {
+		*why = "key given twice";
+		return -1;
+	}
+	seen[key - config_keys] = 1;
+	return config_set(conf, key, value, why);
+}
+
+/*
+ * Load path into conf.  Reports every bad line, not only the first, so an
+ * admin fixes the file in one pass.  Returns 0 or -1.
+ */
+int
+config_load(struct config *conf, const char *path)
+{
+	unsigned char	 seen[CONFIG_NKEYS] = { 0 };
+	char		 buf[CONFIG_LINE_MAX + 2], *line;
+	const char	*why;
+	FILE		*fp;
+	int		 lineno = 0, errors = 0;
+	size_t		 len;
+
+	config_defaults(conf);
+	if ((fp = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		lineno++;
+		len = strlen(buf);
+		if (len > CONFIG_LINE_MAX && buf[len - 1] != '\n') {
+			fprintf(stderr, "%s:%d: line too long\n", path, lineno);
+			errors++;
+			while (len > 0 && buf[len - 1] != '\n' &&
+			    fgets(buf, sizeof(buf), fp) != NULL)
+				len = strlen(buf);
+			continue;
+		}
+		line = trim(buf);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (config_parse_line(conf, line, seen, &why) == -1) {
+			fprintf(stderr, "%s:%d: %s: %s\n", path, lineno, why,
+			    line);
+			errors++;
+		}
+	}
+	if (ferror(fp)) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		errors++;
+	}
+	fclose(fp);
+	if (errors == 0 && config_finish(conf, path) == -1)
+		errors++;
+	if (errors > 0) {
+		config_free(conf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Format the value of key as it would be written in the file. */
+int
+config_value(const struct config *conf, const char *name, char *buf,
+    size_t size)
+{
+	const struct config_key	*key;
+	const char		*base = (const char *)conf;
+	int			 n;
+
+	if ((key = config_find(name)) == NULL)
+		return -1;
+	switch (key->type) {
+	case CONF_BOOL:
+		n = snprintf(buf, size, "%s",
+		    *(const int *)(base + key->offset) ? "yes" : "no");
+		break;
+	case CONF_NUMBER:
+	case CONF_SIZE:
+	case CONF_DURATION:
+		n = snprintf(buf, size, "%lld",
+		    *(const long long *)(base + key->offset));
+		break;
+	default:
+		n = snprintf(buf, size, "%s",
+		    *(char * const *)(base + key->offset));
+		break;
+	}
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* Print word-wrapped help as comment lines. */
+static void
+print_comment(FILE *fp, const char *text)
+{
+	const char	*p = text, *brk;
+	int		 width = 74;
+
+	while (*p != '\0') {
+		if ((int)strlen(p) <= width) {
+			fprintf(fp, "# %s\n", p);
+			return;
+		}
+		for (brk = p + width; brk > p && *brk != ' '; brk--)
+			;
+		if (brk == p)
+			brk = p + width;
+		fprintf(fp, "# %.*s\n", (int)(brk - p), p);
+		p = *brk == ' ' ? brk + 1 : brk;
+	}
+}
+
+void
+config_print_defaults(FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "# ferry.conf: Ferry's configuration.  Every key with its "
+	    "default;\n# \"key = value\", '#' starts a comment.  Sizes take "
+	    "k, M or G,\n# durations s, m, h, d or w.\n");
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		fprintf(fp, "\n");
+		print_comment(fp, config_keys[i].help);
+		fprintf(fp, "#%s =%s%s\n", config_keys[i].name,
+		    *config_keys[i].fallback != '\0' ? " " : "",
+		    config_keys[i].fallback);
+	}
+}
+
+void
+config_free(struct config *conf)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		switch (config_keys[i].type) {
+		case CONF_PATH:
+		case CONF_STRING:
+		case CONF_USER:
+			free(*(char **)((char *)conf + config_keys[i].offset));
+			break;
+		default:
+			break;
+		}
+	}
+	memset(conf, 0, sizeof(*conf));
+}

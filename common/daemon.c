@@ -1,0 +1,89 @@
+/*
+ * daemon.c: start-up steps shared by the daemons.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libutil.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static void
+daemon_usage(const char *name)
+{
+	fprintf(stderr, "usage: %s [-f] [-c file]\n", name);
+	exit(64);
+}
+
+/* Create dir with mode unless it exists; -1 if it cannot be made. */
+int
+daemon_mkdir(const char *dir, mode_t mode)
+{
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * Parse the command line, load the configuration (exit 78 on any error),
+ * open the log, and take the pidfile lock (refuse to start if another
+ * instance holds it).  Everything here runs before privileges are dropped.
+ */
+void
+daemon_setup(struct daemon_ctx *d, const char *name, int argc, char **argv)
+{
+	char	 path[PATH_MAX];
+	pid_t	 other;
+	int	 ch;
+
+	d->name = name;
+	d->conf_path = FERRY_CONF_DEFAULT;
+	d->foreground = 0;
+	while ((ch = getopt(argc, argv, "c:f")) != -1) {
+		switch (ch) {
+		case 'c':
+			d->conf_path = optarg;
+			break;
+		case 'f':
+			d->foreground = 1;
+			break;
+		default:
+			daemon_usage(name);
+		}
+	}
+	if (optind != argc)
+		daemon_usage(name);
+	if (config_load(&d->conf, d->conf_path) == -1)
+		exit(EX_CONFIG);
+	log_init(name, d->foreground);
+	if (daemon_mkdir(d->conf.log_directory, 0755) == -1 ||
+	    log_open(d->conf.log_directory, d->conf.log_syslog) == -1)
+		fatal("cannot open log in %s", d->conf.log_directory);
+	if (daemon_mkdir(d->conf.run_directory, 0755) == -1)
+		fatal("mkdir %s", d->conf.run_directory);
+	snprintf(path, sizeof(path), "%s/%s.pid", d->conf.run_directory, name);
+	if ((d->pidfh = pidfile_open(path, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fatalx("already running as pid %ld", (long)other);
+		fatal("pidfile %s", path);
+	}
+}
+
+/* Leave the terminal unless -f, then record our pid. */
+void
+daemon_detach(struct daemon_ctx *d)
+{
+	if (!d->foreground && daemon(1, 0) == -1)
+		fatal("daemon");
+	if (pidfile_write(d->pidfh) == -1)
+		fatal("pidfile_write");
+}

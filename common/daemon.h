@@ -1,0 +1,24 @@
+/*
+ * daemon.h: what every Ferry daemon does the same way at start-up:
+ * command line (-c FILE, -f), configuration, log, pidfile, detaching.
+ */
+#ifndef FERRY_DAEMON_H
+#define FERRY_DAEMON_H
+
+#include "config.h"
+
+struct pidfh;
+
+struct daemon_ctx {
+	const char	*name;		/* "queued", ... */
+	const char	*conf_path;
+	int		 foreground;
+	struct config	 conf;
+	struct pidfh	*pidfh;
+};
+
+void	 daemon_setup(struct daemon_ctx *, const char *, int, char **);
+int	 daemon_mkdir(const char *, mode_t);
+void	 daemon_detach(struct daemon_ctx *);
+
+#endif

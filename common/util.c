@@ -1,0 +1,64 @@
+/*
+ * util.c: allocation wrappers and path joining.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if ((p = malloc(size == 0 ? 1 : size)) == NULL)
+		fatal("malloc");
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size)) == NULL)
+		fatal("calloc");
+	return p;
+}
+
+void *
+xreallocarray(void *old, size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if ((p = reallocarray(old, nmemb == 0 ? 1 : nmemb, size)) == NULL)
+		fatal("reallocarray");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+/* Join dir and name with one slash; -1 with ENAMETOOLONG if it does not fit. */
+int
+path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+	int	 n;
+
+	n = snprintf(buf, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * util.h: allocation wrappers and small string helpers shared by every
+ * Ferry program.  The x* allocators never return NULL: running out of
+ * memory is fatal, as in OpenBSD's daemons.
+ */
+#ifndef FERRY_UTIL_H
+#define FERRY_UTIL_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+int	 path_join(char *, size_t, const char *, const char *);
+
+#endif

@@ -1,0 +1,583 @@
+/*
+ * dispatch.c: queued's answers to IPC requests, one function per type.
+ *
+ * The private socket (other daemons, ferry-control) may create and
+ * commit messages, fetch work, report results, list, flush and delete.
+ * The public socket (sendmail, any local user) may only submit, list and
+ * flush.  A frame that does not parse closes its connection.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "queued.h"
+#include "sched.h"
+#include "store.h"
+#include "submit.h"
+#include "util.h"
+
+/* A message being created on one connection, not yet committed. */
+struct pending {
+	struct envelope	 env;
+	int		 msgfd;		/* ID.msg */
+	int		 infd;		/* ID.in (local submission), or -1 */
+	char		 error[ADDR_MAX + 128];	/* first bad recipient */
+};
+
+struct conn_state {
+	int		 public;
+	struct pending	*pending;
+};
+
+static struct conn_state *
+conn_state(struct ipc_conn *c, int public)
+{
+	struct conn_state	*cs = c->data;
+
+	if (cs == NULL) {
+		cs = xcalloc(1, sizeof(*cs));
+		cs->public = public;
+		c->data = cs;
+	}
+	return cs;
+}
+
+static void
+pending_free(struct pending *p, int discard)
+{
+	if (discard)
+		store_discard(p->env.id);
+	if (p->msgfd != -1)
+		close(p->msgfd);
+	if (p->infd != -1)
+		close(p->infd);
+	envelope_free(&p->env);
+	free(p);
+}
+
+void
+queue_conn_closed(struct ipc_conn *c)
+{
+	struct conn_state	*cs = c->data;
+
+	queue_commit_forget(c);
+	sched_release(c);
+	if (cs == NULL)
+		return;
+	if (cs->pending != NULL) {
+		log_event("event=abandon id=%s uid=%lu", cs->pending->env.id,
+		    (unsigned long)c->uid);
+		pending_free(cs->pending, 1);
+	}
+	free(cs);
+	c->data = NULL;
+}
+
+/* CREATE / SUBMIT: reserve an ID and pass the file to write. */
+static void
+handle_create(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
+{
+	const struct config	*conf = queue_conf();
+	struct ipc_frame	 rep;
+	struct pending		*p;
+	char			 id[QUEUE_ID_LEN + 1];
+	int			 fd, give;
+
+	if (cs->pending != NULL) {
+		ipc_conn_close(c, "create while a message is open");
+		return;
+	}
+	if (!store_space_ok(conf->queue_min_free)) {
+		log_event("event=refuse reason=\"not enough free space\"");
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		    "not enough free space in the queue");
+		return;
+	}
+	if ((fd = store_reserve(id)) == -1) {
+		log_warn("cannot create a message file");
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		    "cannot create a message file");
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	envelope_init(&p->env, id);
+	p->msgfd = fd;
+	p->infd = -1;
+	if (cs->public && (p->infd = store_create_input(id)) == -1) {
+		log_warn("id=%s cannot create the input file", id);
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		    "cannot create a message file");
+		pending_free(p, 1);
+		return;
+	}
+	if ((give = dup(cs->public ? p->infd : p->msgfd)) == -1) {
+		log_warn("dup");
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP, "out of files");
+		pending_free(p, 1);
+		return;
+	}
+	cs->pending = p;
+	ipc_frame_init(&rep, IPC_CREATED, f->reqid);
+	ipc_put_str(&rep, id);
+	ipc_put_u64(&rep, conf->max_message_size);
+	ipc_conn_send(c, &rep, give);
+}
+
+/* RCPT: no reply; the first bad address fails the commit. */
+static void
+handle_rcpt(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
+{
+	const struct config	*conf = queue_conf();
+	struct pending		*p = cs->pending;
+	char			 addr[IPC_STR_MAX + 1];
+	const char		*why;
+
+	if (ipc_get_str(f, addr, sizeof(addr)) == -1 ||
+	    ipc_get_end(f) == -1 || p == NULL) {
+		ipc_conn_close(c, "bad rcpt frame");
+		return;
+	}
+	if (p->error[0] != '\0')
+		return;
+	if (p->env.nrcpt >= (size_t)conf->max_recipients) {
+		strlcpy(p->error, "too many recipients", sizeof(p->error));
+		return;
+	}
+	if (queue_add_rcpt(&p->env, addr, cs->public ? conf->myorigin : NULL,
+	    &why) == -1)
+		snprintf(p->error, sizeof(p->error), "bad recipient %.*s: %s",
+		    ADDR_MAX, addr, why);
+}
+
+static void
+commit_fail(struct ipc_conn *c, struct conn_state *cs, uint32_t reqid,
+    int class, const char *why)
+{
+	log_event("event=reject id=%s uid=%lu reason=%s", cs->pending->env.id,
+	    (unsigned long)c->uid, log_q(why));
+	ipc_conn_reply_error(c, reqid, class, why);
+	pending_free(cs->pending, 1);
+	cs->pending = NULL;
+}
+
+/* The common end of COMMIT and SUBMIT_COMMIT: check, sync, rename. */
+static void
+commit_pending(struct ipc_conn *c, struct conn_state *cs, uint32_t reqid)
+{
+	const struct config	*conf = queue_conf();
+	struct pending		*p = cs->pending;
+	struct stat		 st;
+
+	if (p->error[0] != '\0') {
+		commit_fail(c, cs, reqid, IPC_ERR_PERM, p->error);
+		return;
+	}
+	if (p->env.nrcpt == 0) {
+		commit_fail(c, cs, reqid, IPC_ERR_PERM, "no recipients");
+		return;
+	}
+	if (fstat(p->msgfd, &st) == -1) {
+		commit_fail(c, cs, reqid, IPC_ERR_TEMP, "cannot stat message");
+		return;
+	}
+	if (st.st_size > conf->max_message_size) {
+		commit_fail(c, cs, reqid, IPC_ERR_PERM,
+		    "message exceeds max_message_size");
+		return;
+	}
+	p->env.size = st.st_size;
+	p->env.arrival = time(NULL);
+	if (fdatasync(p->msgfd) == -1 || store_write_envelope(&p->env) == -1) {
+		log_warn("id=%s cannot commit", p->env.id);
+		commit_fail(c, cs, reqid, IPC_ERR_TEMP,
+		    "cannot write the queue file");
+		return;
+	}
+	if (p->infd != -1)
+		store_remove_input(p->env.id);
+	queue_commit_new(c, reqid, &p->env);
+	pending_free(p, 0);
+	cs->pending = NULL;
+}
+
+/* Read the id a commit names and check it is this connection's message. */
+static int
+get_pending_id(struct ipc_frame *f, struct conn_state *cs)
+{
+	char	 id[QUEUE_ID_LEN + 2];
+
+	return ipc_get_str(f, id, sizeof(id)) == 0 && cs->pending != NULL &&
+	    strcmp(id, cs->pending->env.id) == 0 ? 0 : -1;
+}
+
+/* COMMIT {id, sender}: smtpd wrote ID.msg itself. */
+static void
+handle_commit(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
+{
+	char		 sender[IPC_STR_MAX + 1];
+	const char	*why;
+
+	if (get_pending_id(f, cs) == -1 ||
+	    ipc_get_str(f, sender, sizeof(sender)) == -1 ||
+	    ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad commit frame");
+		return;
+	}
+	if (queue_set_sender(&cs->pending->env, sender, NULL, &why) == -1) {
+		commit_fail(c, cs, f->reqid, IPC_ERR_PERM, why);
+		return;
+	}
+	commit_pending(c, cs, f->reqid);
+}
+
+/* SUBMIT_COMMIT {id, sender, login, fullname, flags}: rewrite ID.in. */
+static void
+handle_submit_commit(struct ipc_conn *c, struct ipc_frame *f,
+    struct conn_state *cs)
+{
+	char			 sender[IPC_STR_MAX + 1], login[64];
+	char			 fullname[256];
+	uint32_t		 flags;
+	struct submit_req	 req;
+	struct pending		*p = cs->pending;
+	const char		*why;
+
+	if (get_pending_id(f, cs) == -1 ||
+	    ipc_get_str(f, sender, sizeof(sender)) == -1 ||
+	    ipc_get_str(f, login, sizeof(login)) == -1 ||
+	    ipc_get_str(f, fullname, sizeof(fullname)) == -1 ||
+	    ipc_get_u32(f, &flags) == -1 || ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad submit-commit frame");
+		return;
+	}
+	req.conf = queue_conf();
+	req.login = login;
+	req.fullname = fullname;
+	req.uid = c->uid;
+	req.header_rcpts = (flags & SUBMIT_HEADER_RCPTS) != 0;
+	p->env.uid = c->uid;
+	if (queue_set_sender(&p->env, sender, req.conf->myorigin, &why) == -1) {
+		commit_fail(c, cs, f->reqid, IPC_ERR_PERM, why);
+		return;
+	}
+	if (p->error[0] == '\0' &&
+	    submit_rewrite(&req, &p->env, p->infd, p->msgfd, &why) == -1) {
+		if (errno != 0)
+			log_warn("id=%s %s", p->env.id, why);
+		commit_fail(c, cs, f->reqid,
+		    errno == 0 ? IPC_ERR_PERM : IPC_ERR_TEMP, why);
+		return;
+	}
+	commit_pending(c, cs, f->reqid);
+}
+
+/* All recipients settled: the message leaves the queue. */
+static void
+message_done(struct qmsg *m)
+{
+	size_t	 i, delivered = 0, failed = 0;
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpt[i].state == RCPT_DELIVERED)
+			delivered++;
+		else
+			failed++;
+	}
+	log_event("event=done id=%s delivered=%zu failed=%zu", m->env.id,
+	    delivered, failed);
+	store_remove(m->env.id);
+	sched_remove(m);
+}
+
+/* Load a committed envelope at start-up. */
+void
+queue_load(struct envelope *env, void *arg)
+{
+	(void)arg;
+	if (envelope_done(env)) {
+		store_remove(env->id);
+		envelope_free(env);
+		return;
+	}
+	sched_add(env);
+}
+
+static void
+log_expired(const struct qmsg *m)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->env.rcpt[i].state == RCPT_FAILED)
+			log_event("event=expire id=%s to=%s reason=%s",
+			    m->env.id, log_q(m->env.rcpt[i].addr),
+			    log_q(m->env.rcpt[i].error));
+}
+
+/* Fail the recipients of every message past its lifetime. */
+void
+queue_expire_all(time_t now)
+{
+	struct qmsg	*m, *next;
+
+	for (m = sched_first(); m != NULL; m = next) {
+		next = sched_next(m);
+		if (sched_expire(m, now) == 0)
+			continue;
+		log_expired(m);
+		if (envelope_done(&m->env))
+			message_done(m);
+		else if (store_write_envelope(&m->env) == -1)
+			log_warn("id=%s cannot record expiry", m->env.id);
+		else
+			queue_commit_update(NULL, 0);
+	}
+}
+
+/* FETCH: hand the oldest due message, read-only, with its due recipients. */
+static void
+handle_fetch(struct ipc_conn *c, struct ipc_frame *f)
+{
+	struct ipc_frame	 rep;
+	struct qmsg		*m;
+	size_t			 i, n = 0;
+	int			 fd;
+
+	if (ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad fetch frame");
+		return;
+	}
+	queue_expire_all(time(NULL));
+	if ((m = sched_take_due(c, time(NULL))) == NULL) {
+		ipc_frame_init(&rep, IPC_NO_WORK, f->reqid);
+		ipc_conn_send(c, &rep, -1);
+		return;
+	}
+	if ((fd = store_open_message(m->env.id, O_RDONLY)) == -1) {
+		log_warn("id=%s open message", m->env.id);
+		sched_release(c);
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		    "cannot open message");
+		return;
+	}
+	for (i = 0; i < m->env.nrcpt; i++)
+		n += m->handed[i];
+	ipc_frame_init(&rep, IPC_WORK, f->reqid);
+	ipc_put_str(&rep, m->env.id);
+	ipc_put_str(&rep, m->env.sender);
+	ipc_put_u64(&rep, m->env.size);
+	ipc_put_u32(&rep, n);
+	ipc_conn_send(c, &rep, fd);
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (!m->handed[i])
+			continue;
+		ipc_frame_init(&rep, IPC_WORK_RCPT, f->reqid);
+		ipc_put_u32(&rep, i);
+		ipc_put_str(&rep, m->env.rcpt[i].addr);
+		ipc_conn_send(c, &rep, -1);
+	}
+	log_event("event=fetch id=%s peer=%s nrcpt=%zu", m->env.id,
+	    log_q(c->peer), n);
+}
+
+/* REPORT {id, index, result, text}: record one recipient's outcome. */
+static void
+handle_report(struct ipc_conn *c, struct ipc_frame *f)
+{
+	static const char *const names[] = { "delivered", "deferred", "failed" };
+	char		 id[QUEUE_ID_LEN + 2], text[IPC_STR_MAX + 1];
+	uint32_t	 index, result;
+	struct qmsg	*m;
+	struct rcpt	 saved;
+
+	if (ipc_get_str(f, id, sizeof(id)) == -1 ||
+	    ipc_get_u32(f, &index) == -1 || ipc_get_u32(f, &result) == -1 ||
+	    ipc_get_str(f, text, sizeof(text)) == -1 ||
+	    ipc_get_end(f) == -1 || result > RESULT_PERM) {
+		ipc_conn_close(c, "bad report frame");
+		return;
+	}
+	m = sched_find(id);
+	if (m == NULL || m->owner != c || index >= m->env.nrcpt ||
+	    !m->handed[index]) {
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_PERM,
+		    "no such recipient in your hands");
+		return;
+	}
+	saved = m->env.rcpt[index];
+	saved.error = xstrdup(saved.error);
+	sched_result(m, index, result, text, time(NULL));
+	log_event("event=%s id=%s to=%s tries=%u reply=%s", names[result], id,
+	    log_q(m->env.rcpt[index].addr), m->env.rcpt[index].tries,
+	    log_q(text));
+	if (envelope_done(&m->env)) {
+		free(saved.error);
+		message_done(m);
+		ipc_conn_reply_ok(c, f->reqid);
+	} else if (store_write_envelope(&m->env) == -1) {
+		log_warn("id=%s cannot record result", id);
+		free(m->env.rcpt[index].error);
+		m->env.rcpt[index] = saved;
+		m->handed[index] = 1;
+		m->owner = c;
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		    "cannot record result");
+	} else {
+		free(saved.error);
+		queue_commit_update(c, f->reqid);
+	}
+}
+
+/* LIST: one LIST_MSG per message, its unsettled LIST_RCPTs, LIST_END. */
+static void
+handle_list(struct ipc_conn *c, struct ipc_frame *f)
+{
+	struct ipc_frame	 rep;
+	struct qmsg		*m;
+	const struct rcpt	*r;
+	size_t			 i, n;
+
+	if (ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad list frame");
+		return;
+	}
+	queue_expire_all(time(NULL));
+	for (m = sched_first(); m != NULL; m = sched_next(m)) {
+		for (n = 0, i = 0; i < m->env.nrcpt; i++)
+			n += m->env.rcpt[i].state != RCPT_DELIVERED;
+		ipc_frame_init(&rep, IPC_LIST_MSG, f->reqid);
+		ipc_put_str(&rep, m->env.id);
+		ipc_put_u64(&rep, m->env.size);
+		ipc_put_u64(&rep, m->env.arrival);
+		ipc_put_str(&rep, m->env.sender);
+		ipc_put_u32(&rep, n);
+		ipc_conn_send(c, &rep, -1);
+		for (i = 0; i < m->env.nrcpt; i++) {
+			r = &m->env.rcpt[i];
+			if (r->state == RCPT_DELIVERED)
+				continue;
+			ipc_frame_init(&rep, IPC_LIST_RCPT, f->reqid);
+			ipc_put_str(&rep, r->addr);
+			ipc_put_u32(&rep, r->state);
+			ipc_put_u64(&rep, r->next_try);
+			ipc_put_str(&rep, r->error);
+			ipc_conn_send(c, &rep, -1);
+		}
+	}
+	ipc_frame_init(&rep, IPC_LIST_END, f->reqid);
+	ipc_conn_send(c, &rep, -1);
+}
+
+static void
+handle_flush(struct ipc_conn *c, struct ipc_frame *f)
+{
+	if (ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad flush frame");
+		return;
+	}
+	sched_flush();
+	log_event("event=flush uid=%lu", (unsigned long)c->uid);
+	ipc_conn_reply_ok(c, f->reqid);
+}
+
+static void
+handle_delete(struct ipc_conn *c, struct ipc_frame *f)
+{
+	char		 id[QUEUE_ID_LEN + 2];
+	struct qmsg	*m;
+
+	if (ipc_get_str(f, id, sizeof(id)) == -1 || ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad delete frame");
+		return;
+	}
+	if ((m = sched_find(id)) == NULL) {
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_PERM,
+		    "no such message");
+		return;
+	}
+	log_event("event=delete id=%s uid=%lu", id, (unsigned long)c->uid);
+	store_remove(id);
+	sched_remove(m);
+	ipc_conn_reply_ok(c, f->reqid);
+}
+
+void
+queue_private_frame(struct ipc_conn *c, struct ipc_frame *f)
+{
+	struct conn_state	*cs = conn_state(c, 0);
+
+	switch (f->type) {
+	case IPC_CREATE:
+		if (ipc_get_end(f) == -1)
+			ipc_conn_close(c, "bad create frame");
+		else
+			handle_create(c, f, cs);
+		break;
+	case IPC_RCPT:
+		handle_rcpt(c, f, cs);
+		break;
+	case IPC_COMMIT:
+		handle_commit(c, f, cs);
+		break;
+	case IPC_FETCH:
+		handle_fetch(c, f);
+		break;
+	case IPC_REPORT:
+		handle_report(c, f);
+		break;
+	case IPC_LIST:
+		handle_list(c, f);
+		break;
+	case IPC_FLUSH:
+		handle_flush(c, f);
+		break;
+	case IPC_DELETE:
+		handle_delete(c, f);
+		break;
+	default:
+		ipc_conn_close(c, "unexpected frame type");
+		break;
+	}
+	if (f->fd != -1)
+		close(f->fd);
+}
+
+void
+queue_public_frame(struct ipc_conn *c, struct ipc_frame *f)
+{
+	struct conn_state	*cs = conn_state(c, 1);
+
+	switch (f->type) {
+	case IPC_SUBMIT:
+		if (ipc_get_end(f) == -1)
+			ipc_conn_close(c, "bad submit frame");
+		else
+			handle_create(c, f, cs);
+		break;
+	case IPC_RCPT:
+		handle_rcpt(c, f, cs);
+		break;
+	case IPC_SUBMIT_COMMIT:
+		handle_submit_commit(c, f, cs);
+		break;
+	case IPC_LIST:
+		handle_list(c, f);
+		break;
+	case IPC_FLUSH:
+		handle_flush(c, f);
+		break;
+	default:
+		ipc_conn_close(c, "not allowed on the submission socket");
+		break;
+	}
+	if (f->fd != -1)
+		close(f->fd);
+}

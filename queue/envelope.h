@@ -1,0 +1,48 @@
+/*
+ * envelope.h: a queued message's envelope (sender, recipients and their
+ * delivery state) and its text format on disk (doc/queue.md).
+ */
+#ifndef FERRY_ENVELOPE_H
+#define FERRY_ENVELOPE_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "ipc.h"	/* QUEUE_ID_LEN */
+
+enum rcpt_state {
+	RCPT_PENDING,		/* not tried yet */
+	RCPT_DEFERRED,		/* failed temporarily; retry at next_try */
+	RCPT_DELIVERED,
+	RCPT_FAILED		/* failed permanently or expired */
+};
+
+struct rcpt {
+	char		*addr;
+	enum rcpt_state	 state;
+	unsigned int	 tries;
+	time_t		 next_try;
+	char		*error;		/* last remote reply or reason; "" */
+};
+
+struct envelope {
+	char		 id[QUEUE_ID_LEN + 1];
+	time_t		 arrival;
+	char		*sender;	/* "" is the null sender */
+	long long	 uid;		/* local submitter, or -1 */
+	long long	 size;		/* bytes in ID.msg */
+	size_t		 nrcpt;
+	struct rcpt	*rcpt;
+};
+
+void	 envelope_init(struct envelope *, const char *);
+void	 envelope_add_rcpt(struct envelope *, const char *);
+void	 envelope_set_error(struct rcpt *, const char *);
+int	 envelope_write(const struct envelope *, FILE *);
+int	 envelope_read(struct envelope *, FILE *, const char **);
+void	 envelope_free(struct envelope *);
+int	 envelope_done(const struct envelope *);
+const char *rcpt_state_name(enum rcpt_state);
+int	 queue_id_valid(const char *);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * queued: the queue daemon, the only writer of the queue.
+ *
+ * SUMMARY
+ *	queued [-f] [-c file]
+ *
+ * DESCRIPTION
+ *	Creates message files and passes their descriptors to smtpd and to
+ *	sendmail, commits messages durably before anyone says "accepted",
+ *	schedules delivery, hands due messages to delivery agents and records
+ *	their per-recipient results, retries with back-off and expires what
+ *	stayed too long.  Two sockets in run_directory:
+ *	queued.sock	for the other daemons and ferry-control (uid 0 or
+ *			queued's own), see doc/ipc.md;
+ *	submit.sock	for local submission by sendmail, any local user; the
+ *			peer uid goes into the Received header and the log.
+ *
+ * CONFIGURATION
+ *	queue_directory, run_directory, log_directory, log_syslog,
+ *	myhostname, myorigin, max_message_size, max_recipients,
+ *	queue_min_free, retry_min, retry_max, queue_lifetime,
+ *	bounce_lifetime, queue_user.
+ *
+ * FILES AND PRIVILEGES
+ *	Started as root, it binds its sockets, hands the spool to queue_user,
+ *	chroots into queue_directory and becomes queue_user.  It writes only
+ *	the spool (doc/queue.md) and its log.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "daemon.h"
+#include "ipc_server.h"
+#include "log.h"
+#include "privsep.h"
+#include "queued.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
+
+#define EXPIRE_INTERVAL	10	/* seconds between expiry sweeps */
+
+static struct daemon_ctx	 qd;
+static struct event_base	*qbase;
+
+static int
+allow_daemon_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static int
+allow_any_uid(uid_t uid)
+{
+	(void)uid;
+	return 1;
+}
+
+static const struct ipc_service private_service = {
+	"queued", allow_daemon_uid, queue_private_frame, queue_conn_closed
+};
+static const struct ipc_service public_service = {
+	"queued", allow_any_uid, queue_public_frame, queue_conn_closed
+};
+
+const struct config *
+queue_conf(void)
+{
+	return &qd.conf;
+}
+
+static void
+on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	if (sig == SIGHUP) {
+		log_reopen();
+		log_event("event=reopen");
+	} else
+		event_base_loopbreak(qbase);
+}
+
+static void
+on_expire_timer(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	queue_expire_all(time(NULL));
+}
+
+static void
+make_spool(const struct privsep *ps)
+{
+	const char	*dir = qd.conf.queue_directory;
+	char		 path[PATH_MAX];
+	const char	*sub[] = { "", "q", "corrupt" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (path_join(path, sizeof(path), dir, sub[i]) == -1)
+			fatal("%s", dir);
+		if (daemon_mkdir(path, 0700) == -1)
+			fatal("mkdir %s", path);
+		if (privsep_chown(ps, path) == -1 || chmod(path, 0700) == -1)
+			fatal("cannot hand %s to %s", path, qd.conf.queue_user);
+	}
+}
+
+static int
+listen_socket(const struct privsep *ps, const char *name, mode_t mode)
+{
+	char	 path[PATH_MAX];
+	int	 s;
+
+	if (path_join(path, sizeof(path), qd.conf.run_directory, name) == -1 ||
+	    (s = ipc_listen(path, mode)) == -1)
+		fatal("listen on %s/%s", qd.conf.run_directory, name);
+	if (privsep_chown(ps, path) == -1)
+		fatal("chown %s", path);
+	return s;
+}
+
+static void
+add_signal(int sig)
+{
+	struct event	*ev;
+
+	if ((ev = evsignal_new(qbase, sig, on_signal, NULL)) == NULL ||
+	    evsignal_add(ev, NULL) == -1)
+		fatalx("cannot handle signal %d", sig);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct privsep	 ps;
+	struct event	*expire;
+	struct timeval	 tv = { EXPIRE_INTERVAL, 0 };
+	int		 private_sock, public_sock;
+
+	daemon_setup(&qd, "queued", argc, argv);
+	if (privsep_init(&ps, qd.conf.queue_user) == -1)
+		exit(EX_CONFIG);
+	make_spool(&ps);
+	if (log_chown(ps.uid, ps.gid) == -1)
+		fatal("chown log file");
+	private_sock = listen_socket(&ps, "queued.sock", 0600);
+	public_sock = listen_socket(&ps, "submit.sock", 0666);
+	tzset();		/* Date headers keep the zone inside the chroot */
+	signal(SIGPIPE, SIG_IGN);
+	daemon_detach(&qd);
+	privsep_drop(&ps, qd.conf.queue_directory, 1);
+
+	if ((qbase = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	sched_init(&qd.conf);
+	queue_commit_init(qbase);
+	if (store_open() == -1)
+		fatal("open spool");
+	if (store_recover(queue_load, NULL) == -1)
+		fatal("recover spool");
+	if (ipc_server_listen(qbase, private_sock, &private_service) == -1 ||
+	    ipc_server_listen(qbase, public_sock, &public_service) == -1)
+		fatalx("cannot serve sockets");
+	add_signal(SIGTERM);
+	add_signal(SIGINT);
+	add_signal(SIGHUP);
+	expire = event_new(qbase, -1, EV_PERSIST, on_expire_timer, NULL);
+	if (expire == NULL || event_add(expire, &tv) == -1)
+		fatalx("cannot start expiry timer");
+	log_event("event=start queue=%s messages=%zu",
+	    log_q(qd.conf.queue_directory), sched_count());
+	event_base_dispatch(qbase);
+	log_event("event=stop");
+	return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * queued.h: the parts of queued that share state across its files.
+ */
+#ifndef FERRY_QUEUED_H
+#define FERRY_QUEUED_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "ipc_server.h"
+
+/* queued.c */
+const struct config *queue_conf(void);
+
+/* dispatch.c: requests from the other daemons and from sendmail */
+void	 queue_private_frame(struct ipc_conn *, struct ipc_frame *);
+void	 queue_public_frame(struct ipc_conn *, struct ipc_frame *);
+void	 queue_conn_closed(struct ipc_conn *);
+void	 queue_load(struct envelope *, void *);
+void	 queue_expire_all(time_t);
+
+/* commit.c: replies that wait for the shared directory fsync */
+void	 queue_commit_init(struct event_base *);
+void	 queue_commit_new(struct ipc_conn *, uint32_t, struct envelope *);
+void	 queue_commit_update(struct ipc_conn *, uint32_t);
+void	 queue_commit_forget(struct ipc_conn *);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * sched.c: when each recipient is due, and who holds it.
+ *
+ * A message is handed to one delivery agent at a time (owner); the
+ * recipients due at that moment are marked as handed, and each report
+ * settles one of them.  If the agent goes away, its messages become
+ * available again: delivery is at least once, never zero times.
+ */
+#include <sys/types.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sched.h"
+#include "util.h"
+
+int	 qmsg_cmp(struct qmsg *, struct qmsg *);
+
+/* Not _STATIC: libbsd does not define the __unused that variant needs. */
+RB_HEAD(qmsg_tree, qmsg);
+RB_PROTOTYPE(qmsg_tree, qmsg, by_id, qmsg_cmp)
+RB_GENERATE(qmsg_tree, qmsg, by_id, qmsg_cmp)
+
+static struct qmsg_tree		 sched_tree = RB_INITIALIZER(&sched_tree);
+static TAILQ_HEAD(, qmsg)	 sched_list =
+    TAILQ_HEAD_INITIALIZER(sched_list);
+static const struct config	*sched_conf;
+static size_t			 sched_n;
+
+int
+qmsg_cmp(struct qmsg *a, struct qmsg *b)
+{
+	return strcmp(a->env.id, b->env.id);
+}
+
+void
+sched_init(const struct config *conf)
+{
+	sched_conf = conf;
+}
+
+/* Schedule a committed message; takes over the envelope's contents. */
+struct qmsg *
+sched_add(struct envelope *env)
+{
+	struct qmsg	*m;
+
+	m = xcalloc(1, sizeof(*m));
+	m->env = *env;
+	memset(env, 0, sizeof(*env));
+	m->handed = xcalloc(m->env.nrcpt, 1);
+	RB_INSERT(qmsg_tree, &sched_tree, m);
+	TAILQ_INSERT_TAIL(&sched_list, m, by_arrival);
+	sched_n++;
+	return m;
+}
+
+void
+sched_remove(struct qmsg *m)
+{
+	RB_REMOVE(qmsg_tree, &sched_tree, m);
+	TAILQ_REMOVE(&sched_list, m, by_arrival);
+	sched_n--;
+	envelope_free(&m->env);
+	free(m->handed);
+	free(m);
+}
+
+struct qmsg *
+sched_find(const char *id)
+{
+	struct qmsg	 key;
+
+	strlcpy(key.env.id, id, sizeof(key.env.id));
+	return RB_FIND(qmsg_tree, &sched_tree, &key);
+}
+
+struct qmsg *
+sched_first(void)
+{
+	return TAILQ_FIRST(&sched_list);
+}
+
+struct qmsg *
+sched_next(struct qmsg *m)
+{
+	return TAILQ_NEXT(m, by_arrival);
+}
+
+size_t
+sched_count(void)
+{
+	return sched_n;
+}
+
+static int
+rcpt_due(const struct rcpt *r, time_t now)
+{
+	return r->state == RCPT_PENDING ||
+	    (r->state == RCPT_DEFERRED && r->next_try <= now);
+}
+
+/*
+ * Hand the oldest message with due recipients to owner; its due
+ * recipients are marked in m->handed.  NULL if nothing is due.
+ */
+struct qmsg *
+sched_take_due(void *owner, time_t now)
+{
+	struct qmsg	*m;
+	size_t		 i;
+	int		 due;
+
+	TAILQ_FOREACH(m, &sched_list, by_arrival) {
+		if (m->owner != NULL)
+			continue;
+		for (due = 0, i = 0; i < m->env.nrcpt; i++)
+			if ((m->handed[i] = rcpt_due(&m->env.rcpt[i], now)))
+				due = 1;
+		if (due) {
+			m->owner = owner;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* The owner went away: what it held is available again. */
+void
+sched_release(void *owner)
+{
+	struct qmsg	*m;
+
+	TAILQ_FOREACH(m, &sched_list, by_arrival) {
+		if (m->owner != owner)
+			continue;
+		m->owner = NULL;
+		memset(m->handed, 0, m->env.nrcpt);
+	}
+}
+
+/* Wait before the next try: the message's age, clamped, with ±10 % jitter. */
+static time_t
+sched_backoff(const struct envelope *env, time_t now)
+{
+	long long	 delay = now - env->arrival;
+
+	if (delay < sched_conf->retry_min)
+		delay = sched_conf->retry_min;
+	if (delay > sched_conf->retry_max)
+		delay = sched_conf->retry_max;
+	delay = delay * (90 + (long long)arc4random_uniform(21)) / 100;
+	return now + (delay > 0 ? delay : 1);
+}
+
+void
+sched_result(struct qmsg *m, size_t i, enum delivery_result result,
+    const char *text, time_t now)
+{
+	struct rcpt	*r = &m->env.rcpt[i];
+
+	m->handed[i] = 0;
+	if (memchr(m->handed, 1, m->env.nrcpt) == NULL)
+		m->owner = NULL;
+	r->tries++;
+	envelope_set_error(r, text);
+	switch (result) {
+	case RESULT_DELIVERED:
+		r->state = RCPT_DELIVERED;
+		break;
+	case RESULT_TEMP:
+		r->state = RCPT_DEFERRED;
+		r->next_try = sched_backoff(&m->env, now);
+		break;
+	case RESULT_PERM:
+		r->state = RCPT_FAILED;
+		break;
+	}
+}
+
+/*
+ * Fail the undelivered recipients of a message older than its lifetime
+ * (bounce_lifetime for the null sender).  Returns how many it failed.
+ */
+int
+sched_expire(struct qmsg *m, time_t now)
+{
+	long long	 lifetime;
+	struct rcpt	*r;
+	char		 why[600];
+	size_t		 i;
+	int		 n = 0;
+
+	lifetime = m->env.sender[0] == '\0' ? sched_conf->bounce_lifetime :
+	    sched_conf->queue_lifetime;
+	if (m->owner != NULL || now - m->env.arrival < lifetime)
+		return 0;
+	for (i = 0; i < m->env.nrcpt; i++) {
+		r = &m->env.rcpt[i];
+		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+			continue;
+		snprintf(why, sizeof(why), "expired after %lld s in the queue%s%s",
+		    (long long)(now - m->env.arrival),
+		    r->error[0] != '\0' ? "; last error: " : "", r->error);
+		r->state = RCPT_FAILED;
+		envelope_set_error(r, why);
+		n++;
+	}
+	return n;
+}
+
+/* Make every deferred recipient due now. */
+void
+sched_flush(void)
+{
+	struct qmsg	*m;
+	size_t		 i;
+
+	TAILQ_FOREACH(m, &sched_list, by_arrival)
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->env.rcpt[i].state == RCPT_DEFERRED)
+				m->env.rcpt[i].next_try = 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * sched.h: queued's in-memory schedule of committed messages: which
+ * recipients are due, who is delivering them, retry back-off, expiry.
+ * It changes state in memory only; queued.c writes envelopes.
+ */
+#ifndef FERRY_SCHED_H
+#define FERRY_SCHED_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <time.h>
+
+#include "config.h"
+#include "envelope.h"
+
+enum delivery_result {
+	RESULT_DELIVERED = 0,
+	RESULT_TEMP = 1,
+	RESULT_PERM = 2
+};
+
+struct qmsg {
+	RB_ENTRY(qmsg)		 by_id;
+	TAILQ_ENTRY(qmsg)	 by_arrival;
+	struct envelope		 env;
+	void			*owner;		/* who is delivering it */
+	unsigned char		*handed;	/* per recipient: with owner */
+};
+
+void		 sched_init(const struct config *);
+struct qmsg	*sched_add(struct envelope *);
+void		 sched_remove(struct qmsg *);
+struct qmsg	*sched_find(const char *);
+struct qmsg	*sched_first(void);
+struct qmsg	*sched_next(struct qmsg *);
+struct qmsg	*sched_take_due(void *, time_t);
+void		 sched_release(void *);
+int		 sched_expire(struct qmsg *, time_t);
+void		 sched_result(struct qmsg *, size_t, enum delivery_result,
+		    const char *, time_t);
+void		 sched_flush(void);
+size_t		 sched_count(void);
+
+#endif

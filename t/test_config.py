@@ -1,0 +1,196 @@
+"""ferry.conf: parsing, errors as FILE:LINE, defaults, ferry-control check."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import BIN, REPO, _new_base, run
+
+GOOD_PREFIX = "# a comment\n\nmyhostname = mx.example.test\n"
+BAD_LINENO = 4  # the bad line comes right after GOOD_PREFIX
+
+BAD_LINES = {
+    "unknown_key": "no_such_key = 1",
+    "bad_size_suffix": "max_message_size = 12Q",
+    "bad_size_word": "max_message_size = big",
+    "negative_size": "max_message_size = -5M",
+    "bad_duration_suffix": "retry_min = 5x",
+    "bad_duration_word": "queue_lifetime = forever",
+    "bad_bool": "log_syslog = maybe",
+    "bad_number": "max_recipients = ten",
+    "missing_equals": "myorigin example.test",
+    "empty_key": "= value",
+    "duplicate_key": "myhostname = other.example.test",
+}
+
+
+@pytest.fixture
+def conf_dir():
+    base = _new_base()
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def write_conf(base, text):
+    path = os.path.join(base, "ferry.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def assert_config_error(r, path, lineno):
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 78, (r.returncode, err)
+    assert "%s:%d:" % (path, lineno) in err, err
+    # one line of diagnosis, something after the location
+    line = [l for l in err.splitlines() if "%s:%d:" % (path, lineno) in l][0]
+    assert line.split("%s:%d:" % (path, lineno), 1)[1].strip(), err
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LINES))
+def test_config_error_from_ferry_control_check(conf_dir, kind):
+    path = write_conf(conf_dir, GOOD_PREFIX + BAD_LINES[kind] + "\n")
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, BAD_LINENO)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LINES))
+def test_config_error_from_queued(conf_dir, kind):
+    path = write_conf(conf_dir, GOOD_PREFIX + BAD_LINES[kind] + "\n")
+    r = run([BIN / "queued", "-f", "-c", path], timeout=15)
+    assert_config_error(r, path, BAD_LINENO)
+
+
+@pytest.mark.parametrize("kind", ["unknown_key", "bad_size_suffix"])
+def test_config_error_from_sendmail(conf_dir, kind):
+    path = write_conf(conf_dir, GOOD_PREFIX + BAD_LINES[kind] + "\n")
+    r = run([BIN / "sendmail", "-C", path, "rcpt@example.test"],
+        input=b"Subject: x\n\nx\n")
+    assert_config_error(r, path, BAD_LINENO)
+
+
+def test_config_missing_file_is_an_error(conf_dir):
+    path = os.path.join(conf_dir, "nonexistent.conf")
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert r.returncode == 78, r
+    assert path in r.stderr.decode()
+
+
+def test_config_valid_file_passes_check(conf_dir):
+    text = """# every kind of value
+queue_directory = /var/spool/ferry
+run_directory = /run/ferry
+log_directory = /var/log/ferry
+log_syslog = yes
+myhostname = mx.example.test
+myorigin = example.test
+max_message_size = 10M
+max_recipients = 50
+queue_min_free = 1G
+
+retry_min = 30s
+retry_max = 2h
+queue_lifetime = 3d
+bounce_lifetime = 1w
+queue_user = ferry-queue
+"""
+    path = write_conf(conf_dir, text)
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert r.returncode == 0, r.stderr
+    assert ": ok" in r.stdout.decode() + r.stderr.decode()
+
+
+@pytest.mark.parametrize("line", [
+    "myorigin   =   spaced.example.test   ",
+    "   myorigin = indented.example.test",
+    "myorigin=tight.example.test",
+    "\tmyorigin\t=\ttabs.example.test",
+])
+def test_config_whitespace_and_comments_are_tolerated(conf_dir, line):
+    path = write_conf(conf_dir, "  # indented comment\n\n" + line + "\n")
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert r.returncode == 0, r.stderr
+    g = run([BIN / "ferry-control", "-c", path, "get", "myorigin"])
+    assert g.stdout.decode().strip() == line.split("=")[1].strip()
+
+
+@pytest.mark.parametrize("key,value,expect", [
+    ("max_message_size", "2k", "2048"),
+    ("max_message_size", "3M", str(3 * 1024 * 1024)),
+    ("max_message_size", "1G", str(1024 ** 3)),
+    ("max_message_size", "777", "777"),
+    ("retry_min", "90", "90"),
+    ("retry_min", "2m", "120"),
+    ("retry_max", "3h", "10800"),
+    ("queue_lifetime", "5d", str(5 * 86400)),
+    ("bounce_lifetime", "1w", str(7 * 86400)),
+    ("myorigin", "example.test", "example.test"),
+])
+def test_config_get_prints_value(conf_dir, key, value, expect):
+    path = write_conf(conf_dir, "%s = %s\n" % (key, value))
+    r = run([BIN / "ferry-control", "-c", path, "get", key])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode().strip()
+    # the value as written or in base units are both fine
+    assert out in (value, expect), out
+
+
+def test_config_get_reports_default_for_unset_key(conf_dir):
+    path = write_conf(conf_dir, "# nothing\n")
+    r = run([BIN / "ferry-control", "-c", path, "get", "queue_directory"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == "/var/spool/ferry"
+
+
+def test_config_get_unknown_key_fails(conf_dir):
+    path = write_conf(conf_dir, "# nothing\n")
+    r = run([BIN / "ferry-control", "-c", path, "get", "no_such_key"])
+    assert r.returncode != 0
+
+
+def test_etc_ferry_conf_equals_defaults_output():
+    r = run([BIN / "ferry-control", "defaults"])
+    assert r.returncode == 0, r.stderr
+    assert (REPO / "etc" / "ferry.conf").read_bytes() == r.stdout
+
+
+def test_etc_ferry_conf_passes_check():
+    path = REPO / "etc" / "ferry.conf"
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert r.returncode == 0, r.stderr
+    assert ": ok" in r.stdout.decode() + r.stderr.decode()
+
+
+def test_defaults_document_every_key():
+    r = run([BIN / "ferry-control", "defaults"])
+    text = r.stdout.decode()
+    for key in ["queue_directory", "run_directory", "log_directory",
+            "log_syslog", "myhostname", "myorigin", "max_message_size",
+            "max_recipients", "queue_min_free", "retry_min", "retry_max",
+            "queue_lifetime", "bounce_lifetime", "queue_user"]:
+        assert key in text, key
+
+
+def test_defaults_output_read_back_gives_defaults(conf_dir):
+    r = run([BIN / "ferry-control", "defaults"])
+    path = write_conf(conf_dir, r.stdout.decode())
+    for key, want in [("max_message_size", ("50M", str(50 << 20))),
+            ("retry_min", ("5m", "300")), ("queue_user", ("ferry-queue",)),
+            ("max_recipients", ("1000",))]:
+        g = run([BIN / "ferry-control", "-c", path, "get", key])
+        assert g.returncode == 0, g.stderr
+        assert g.stdout.decode().strip() in want, (key, g.stdout)
+
+
+def test_queued_refuses_to_start_with_bad_config_and_leaves_no_socket(
+        ferry_factory):
+    ferry = ferry_factory(daemons=())
+    with open(ferry.conf_path, "a") as f:
+        f.write("retry_min = soon\n")
+    nlines = len(ferry.conf_path.read_text().splitlines())
+    r = run([BIN / "queued", "-f", "-c", ferry.conf_path], timeout=15)
+    assert_config_error(r, str(ferry.conf_path), nlines)
+    assert not ferry.socket_path().exists()
+    assert not ferry.submit_socket.exists()

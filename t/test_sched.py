@@ -1,0 +1,363 @@
+"""The scheduler, seen from a fake relayd on queued.sock: FETCH, REPORT,
+deferral and retry, flush, expiry, persistence, DELETE."""
+
+import errno
+import os
+import stat
+import time
+
+import pytest
+
+import ferryipc as ipc
+from conftest import ORIGIN, fetch_work, login_name, wait_for
+
+SENDER = "%s@%s" % (login_name(), ORIGIN)
+
+
+def message(ferry, msgid):
+    """The LIST entry of msgid, or None when it is no longer queued."""
+    with ferry.ipc(name="ferry-control") as c:
+        for m in c.list():
+            if m["id"] == msgid:
+                return m
+    return None
+
+
+def states(ferry, msgid):
+    m = message(ferry, msgid)
+    if m is None:
+        return None
+    return {r["addr"]: r["state"] for r in m["rcpts"]}
+
+
+def assert_report_ok(reply):
+    assert reply.type == ipc.OK, reply
+
+
+def test_fetch_on_empty_queue_returns_no_work(ferry):
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None
+
+
+def test_fetch_returns_work_with_fd_and_recipients(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.org")
+    with ferry.ipc() as relayd:
+        w = fetch_work(relayd)
+        try:
+            assert w.id == msgid
+            assert w.sender == SENDER
+            data = ferry.read_msg(msgid)
+            assert w.size == len(data)
+            assert w.rcpts == [(0, "a@example.test"), (1, "b@example.org")]
+            assert w.fd is not None, "WORK came without a file descriptor"
+            assert stat.S_ISREG(os.fstat(w.fd).st_mode)
+            assert w.read() == data
+            with pytest.raises(OSError) as e:
+                os.write(w.fd, b"overwrite")
+            assert e.value.errno == errno.EBADF, "fd must be read-only"
+        finally:
+            w.close()
+
+
+def test_fetch_does_not_hand_out_a_message_in_flight(ferry):
+    ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        w = fetch_work(relayd)
+        w.close()
+        assert relayd.fetch() is None
+    with ferry.ipc() as other:
+        assert other.fetch() is None
+
+
+def test_fetch_hands_out_each_message_once(ferry):
+    ids = {ferry.submit("r%d@example.test" % i) for i in range(5)}
+    got = []
+    with ferry.ipc() as relayd:
+        deadline = time.monotonic() + 5
+        while len(got) < 5 and time.monotonic() < deadline:
+            w = relayd.fetch()
+            if w is None:
+                time.sleep(0.05)
+                continue
+            w.close()
+            got.append(w.id)
+        assert sorted(got) == sorted(ids)
+        assert relayd.fetch() is None
+
+
+def test_report_delivered_removes_recipient_from_mailq(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.test")
+    with ferry.ipc() as relayd:
+        w = fetch_work(relayd)
+        w.close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.DELIVERED,
+            "250 2.0.0 ok"))
+        (e,) = ferry.mailq_entries()
+        assert e["rcpts"] == ["b@example.test"]
+        assert states(ferry, msgid) == {"a@example.test": ipc.RCPT_DELIVERED,
+            "b@example.test": ipc.PENDING}
+        assert ferry.log_events("report", id=msgid)
+
+
+def test_all_recipients_delivered_removes_message(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.test")
+    with ferry.ipc() as relayd:
+        w = fetch_work(relayd)
+        w.close()
+        for i in (0, 1):
+            assert_report_ok(relayd.report(msgid, i, ipc.DELIVERED, "250"))
+    wait_for(lambda: ferry.queue_files() == [], timeout=3,
+        what="message files removed (have %r)" % (ferry.queue_files(),))
+    assert "Mail queue is empty" in ferry.mailq().stdout.decode()
+    assert message(ferry, msgid) is None
+
+
+def test_report_temp_defers_with_error_in_mailq(ferry):
+    msgid = ferry.submit("a@example.test")
+    text = "451 4.2.0 mailbox busy, try later"
+    with ferry.ipc() as relayd:
+        w = fetch_work(relayd)
+        w.close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, text))
+        (e,) = ferry.mailq_entries()
+        assert e["rcpts"] == ["a@example.test"]
+        assert e["rcpt_errors"]["a@example.test"] == text, e
+        (r,) = message(ferry, msgid)["rcpts"]
+        assert r["state"] == ipc.DEFERRED
+        assert r["error"] == text
+        assert r["next_try"] > time.time()
+        # not handed out again before its next try
+        assert relayd.fetch() is None
+        time.sleep(1)
+        assert relayd.fetch() is None
+
+
+@pytest.mark.ferry_conf(retry_min="10m", retry_max="1h")
+def test_deferred_next_try_follows_retry_min(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        now = time.time()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+    (r,) = message(ferry, msgid)["rcpts"]
+    # clamp(age ~ 0, 10m, 1h) = 10m, +-10 % jitter
+    assert now + 540 - 2 <= r["next_try"] <= now + 660 + 2, \
+        (r["next_try"] - now)
+
+
+@pytest.mark.ferry_conf(retry_min="2s", retry_max="2s")
+def test_deferred_recipient_fetched_again_after_retry_time(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        t0 = time.monotonic()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+        assert relayd.fetch() is None
+        w = fetch_work(relayd, timeout=8)
+        w.close()
+        assert w.id == msgid
+        assert time.monotonic() - t0 >= 1.7
+        assert w.rcpts == [(0, "a@example.test")]
+
+
+@pytest.mark.parametrize("how", ["sendmail -q", "ferry-control flush",
+    "ipc FLUSH"])
+def test_flush_makes_deferred_message_fetchable_again(ferry, how):
+    msgid = ferry.submit("a@example.test", "b@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.DELIVERED, "250 ok"))
+        assert_report_ok(relayd.report(msgid, 1, ipc.TEMPFAIL, "451 later"))
+        assert relayd.fetch() is None
+        if how == "sendmail -q":
+            r = ferry.sendmail("-q")
+            assert r.returncode == 0, r.stderr
+        elif how == "ferry-control flush":
+            r = ferry.control("flush")
+            assert r.returncode == 0, r.stderr
+        else:
+            with ferry.ipc(sock="submit", name="sendmail") as c:
+                assert c.flush().type == ipc.OK
+        w = fetch_work(relayd, timeout=5)
+        w.close()
+        assert w.id == msgid
+        # only the recipient still to do
+        assert w.rcpts == [(1, "b@example.test")]
+    assert ferry.log_events("flush")
+
+
+def test_report_perm_marks_recipient_failed(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.PERMFAIL,
+            "550 5.1.1 no such user"))
+        st = states(ferry, msgid)
+        assert st == {"a@example.test": ipc.FAILED,
+            "b@example.test": ipc.PENDING}
+        m = message(ferry, msgid)
+        assert m["rcpts"][0]["error"] == "550 5.1.1 no such user"
+        # a failed recipient is never handed out again
+        assert_report_ok(relayd.report(msgid, 1, ipc.TEMPFAIL, "451"))
+        assert relayd.flush().type == ipc.OK
+        w = fetch_work(relayd)
+        w.close()
+        assert w.rcpts == [(1, "b@example.test")]
+
+
+def test_report_for_unknown_message_is_an_error_not_a_disconnect(ferry):
+    with ferry.ipc() as relayd:
+        reply = relayd.report("0000000000000000", 0, ipc.DELIVERED, "250")
+        assert reply.type == ipc.ERROR, reply
+        assert relayd.fetch() is None   # connection still usable
+
+
+def test_report_with_bad_index_or_result_is_refused(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        for idx, result in ((1, ipc.DELIVERED), (2 ** 32 - 1, ipc.DELIVERED),
+                (0, 7)):
+            try:
+                reply = relayd.report(msgid, idx, result, "250")
+            except ipc.IPCError:
+                relayd = ferry.ipc()    # closing is acceptable too
+                continue
+            assert reply.type == ipc.ERROR, (idx, result, reply)
+    assert states(ferry, msgid) == {"a@example.test": ipc.PENDING}
+
+
+def test_report_text_with_newlines_cannot_forge_envelope_lines(ferry):
+    # remote replies are hostile (OpenSMTPD CVE-2020-8794): the text goes
+    # into the envelope and must not add lines to it
+    msgid = ferry.submit("a@example.test")
+    evil = "451 busy\nrcpt pending 0 0 evil@example.org -\nend\n\r%00 tail"
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, evil))
+    ferry.restart()
+    assert ferry.queue_files("corrupt") == []
+    m = message(ferry, msgid)
+    assert [r["addr"] for r in m["rcpts"]] == ["a@example.test"]
+    assert m["rcpts"][0]["state"] == ipc.DEFERRED
+    # mailq shows the error on its own line(s); parse_mailq fails on any
+    # line that is neither an entry nor indented
+    (e,) = ferry.mailq_entries()
+    assert e["rcpts"] == ["a@example.test"]
+
+
+def test_relayd_disconnect_returns_message_to_the_queue(ferry):
+    msgid = ferry.submit("a@example.test")
+    relayd = ferry.ipc()
+    fetch_work(relayd).close()
+    relayd.close()
+    with ferry.ipc() as again:
+        w = fetch_work(again, timeout=5)
+        w.close()
+        assert w.id == msgid
+
+
+@pytest.mark.ferry_conf(queue_lifetime="2s")
+def test_queue_lifetime_expires_pending_recipients(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.test")
+    time.sleep(2.2)
+
+    def expired():
+        with ferry.ipc(name="ferry-control") as c:
+            c.flush()
+        st = states(ferry, msgid)
+        logged = ferry.log_events("expire", id=msgid)
+        return logged and (st is None or set(st.values()) == {ipc.FAILED})
+    wait_for(expired, timeout=8, interval=0.25,
+        what="expiry of %s (log: %s)" % (msgid, ferry.log()[-500:]))
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None
+
+
+@pytest.mark.ferry_conf(queue_lifetime="2s")
+def test_queue_lifetime_expires_deferred_recipients(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+        time.sleep(2.2)
+        deadline = time.monotonic() + 8
+        while True:
+            relayd.flush()
+            w = relayd.fetch()
+            if w is not None:
+                # one last attempt after the lifetime is fine (Postfix)
+                w.close()
+                relayd.report(msgid, 0, ipc.TEMPFAIL, "451 still later")
+            st = states(ferry, msgid)
+            if ferry.log_events("expire", id=msgid) and (
+                    st is None or st == {"a@example.test": ipc.FAILED}):
+                break
+            assert time.monotonic() < deadline, (st, ferry.log())
+            time.sleep(0.25)
+        assert relayd.fetch() is None
+
+
+def test_delivery_state_persists_across_restart(ferry):
+    msgid = ferry.submit("a@example.test", "b@example.test", "c@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.DELIVERED, "250 ok"))
+        assert_report_ok(relayd.report(msgid, 1, ipc.TEMPFAIL, "451 later"))
+        assert_report_ok(relayd.report(msgid, 2, ipc.PERMFAIL, "550 no"))
+    before = message(ferry, msgid)
+    ferry.restart()
+    after = message(ferry, msgid)
+    assert after is not None
+    assert [(r["addr"], r["state"], r["error"]) for r in after["rcpts"]] == [
+        ("a@example.test", ipc.RCPT_DELIVERED, before["rcpts"][0]["error"]),
+        ("b@example.test", ipc.DEFERRED, "451 later"),
+        ("c@example.test", ipc.FAILED, "550 no")]
+    assert after["rcpts"][1]["next_try"] == before["rcpts"][1]["next_try"]
+    assert after["arrival"] == before["arrival"]
+    (e,) = ferry.mailq_entries()
+    assert "a@example.test" not in e["rcpts"]
+    assert "b@example.test" in e["rcpts"]
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None   # deferred: not due yet
+        relayd.flush()
+        w = fetch_work(relayd)
+        w.close()
+        assert w.rcpts == [(1, "b@example.test")]
+
+
+def test_ferry_control_delete_removes_message_files(ferry):
+    msgid = ferry.submit("a@example.test")
+    other = ferry.submit("b@example.test")
+    r = ferry.control("delete", msgid)
+    assert r.returncode == 0, r.stderr
+    assert ferry.queue_files() == [other + ".env", other + ".msg"]
+    assert [e["id"] for e in ferry.mailq_entries()] == [other]
+    assert ferry.log_events("delete", id=msgid)
+    ferry.restart()
+    assert [e["id"] for e in ferry.mailq_entries()] == [other]
+
+
+def test_ferry_control_delete_unknown_id_fails(ferry):
+    r = ferry.control("delete", "0123456789ABCDEF")
+    assert r.returncode != 0
+    r = ferry.control("delete", "../../etc/passwd")
+    assert r.returncode != 0
+
+
+def test_deleted_message_is_not_fetched(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc(name="ferry-control") as c:
+        assert c.delete(msgid).type == ipc.OK
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None
+
+
+def test_list_on_public_socket_matches_private(ferry):
+    ferry.submit("a@example.test")
+    with ferry.ipc(sock="submit", name="mailq") as pub:
+        public = pub.list()
+    with ferry.ipc(name="ferry-control") as priv:
+        private = priv.list()
+    assert public == private
+    assert len(public) == 1

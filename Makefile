@@ -11,7 +11,7 @@ DESTDIR	?=
 SAN	?= 0
 PYTHON	:= /usr/bin/python3
 
-PKGS	:= libbsd-overlay libevent libcrypto
+PKGS	:= libbsd-overlay libevent
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \

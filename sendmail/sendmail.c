@@ -31,6 +31,8 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS	/* silence libbsd: we use only strvis() */
+#include <vis.h>
 
 #include "addr.h"
 #include "config.h"
@@ -361,6 +363,23 @@ submit(const struct config *conf, const struct options *o)
 	close(s);
 }
 
+/*
+ * Make queue text safe for a terminal: remote replies and addresses are
+ * hostile input, and a CR, LF or escape sequence in them must not forge
+ * lines of the listing.  Returns one of two static buffers.
+ */
+static const char *
+safe(const char *s)
+{
+	static char	 bufs[2][IPC_STR_MAX * 4 + 1];
+	static int	 next;
+	char		*b = bufs[next];
+
+	next = !next;
+	strvis(b, s, VIS_CSTYLE | VIS_TAB | VIS_NL);	/* s has at most IPC_STR_MAX bytes */
+	return b;
+}
+
 static const char *
 state_note(uint32_t state)
 {
@@ -389,8 +408,8 @@ print_recipient(void)
 	    ipc_get_end(&rep) == -1)
 		die(EX_PROTOCOL, "bad reply from the queue");
 	if ((note = state_note(state)) != NULL && error[0] != '\0')
-		printf("%46s(%s: %s)\n", "", note, error);
-	printf("%46s%s\n", "", addr);
+		printf("%46s(%s: %s)\n", "", note, safe(error));
+	printf("%46s%s\n", "", safe(addr));
 }
 
 /* One LIST_MSG and its recipients, like Postfix's mailq. */
@@ -412,7 +431,7 @@ print_message(int s)
 	t = arrival;
 	strftime(when, sizeof(when), "%a %b %e %H:%M:%S", localtime(&t));
 	printf("%-16s %8llu %-19s %s\n", id, (unsigned long long)size, when,
-	    sender[0] != '\0' ? sender : "MAILER-DAEMON");
+	    sender[0] != '\0' ? safe(sender) : "MAILER-DAEMON");
 	for (i = 0; i < n; i++) {
 		if (ipc_recv(s, &rep) != 1)
 			die(EX_TEMPFAIL, "lost the queue");

@@ -120,7 +120,7 @@ def test_config_whitespace_and_comments_are_tolerated(conf_dir, line):
     ("max_message_size", "2k", "2048"),
     ("max_message_size", "3M", str(3 * 1024 * 1024)),
     ("max_message_size", "1G", str(1024 ** 3)),
-    ("max_message_size", "777", "777"),
+    ("max_message_size", "100000", "100000"),
     ("retry_min", "90", "90"),
     ("retry_min", "2m", "120"),
     ("retry_max", "3h", "10800"),

@@ -48,7 +48,10 @@ def answers(path):
 
 @pytest.mark.timeout(115)
 def test_kill_9_during_submissions_loses_and_duplicates_nothing(ferry):
-    rng = random.Random(os.environ.get("FERRY_CRASH_SEED") or None)
+    seed = int(os.environ.get("FERRY_CRASH_SEED") or
+        random.SystemRandom().getrandbits(32))
+    print("FERRY_CRASH_SEED=%d" % seed)     # shown when the test fails
+    rng = random.Random(seed)
     stop = threading.Event()
     results = []        # (token, expected stored body, rc, stderr)
     lock = threading.Lock()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import ferryipc as ipc
-from conftest import ORIGIN, fetch_work, login_name, wait_for
+from conftest import ORIGIN, fetch_work, login_name, parse_mailq, wait_for
 
 SENDER = "%s@%s" % (login_name(), ORIGIN)
 
@@ -24,10 +24,14 @@ def message(ferry, msgid):
 
 
 def states(ferry, msgid):
+    """{addr: state} of msgid's recipients, or None when it is gone.
+    LIST may leave out delivered recipients (mailq never shows them), so
+    they are dropped here."""
     m = message(ferry, msgid)
     if m is None:
         return None
-    return {r["addr"]: r["state"] for r in m["rcpts"]}
+    return {r["addr"]: r["state"] for r in m["rcpts"]
+        if r["state"] != ipc.RCPT_DELIVERED}
 
 
 def assert_report_ok(reply):
@@ -65,8 +69,19 @@ def test_fetch_does_not_hand_out_a_message_in_flight(ferry):
         w = fetch_work(relayd)
         w.close()
         assert relayd.fetch() is None
+        with ferry.ipc() as other:
+            assert other.fetch() is None
+
+
+def test_message_of_a_vanished_agent_is_handed_out_again(ferry):
+    # at-least-once: an agent that dies mid-delivery loses nothing
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
     with ferry.ipc() as other:
-        assert other.fetch() is None
+        w = fetch_work(other)
+        w.close()
+        assert w.id == msgid
 
 
 def test_fetch_hands_out_each_message_once(ferry):
@@ -94,9 +109,7 @@ def test_report_delivered_removes_recipient_from_mailq(ferry):
             "250 2.0.0 ok"))
         (e,) = ferry.mailq_entries()
         assert e["rcpts"] == ["b@example.test"]
-        assert states(ferry, msgid) == {"a@example.test": ipc.RCPT_DELIVERED,
-            "b@example.test": ipc.PENDING}
-        assert ferry.log_events("report", id=msgid)
+        assert states(ferry, msgid) == {"b@example.test": ipc.PENDING}
 
 
 def test_all_recipients_delivered_removes_message(ferry):
@@ -121,7 +134,8 @@ def test_report_temp_defers_with_error_in_mailq(ferry):
         assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, text))
         (e,) = ferry.mailq_entries()
         assert e["rcpts"] == ["a@example.test"]
-        assert e["rcpt_errors"]["a@example.test"] == text, e
+        # mailq may label it ("deferred: ...") but shows the text whole
+        assert e["rcpt_errors"]["a@example.test"].endswith(text), e
         (r,) = message(ferry, msgid)["rcpts"]
         assert r["state"] == ipc.DEFERRED
         assert r["error"] == text
@@ -150,13 +164,15 @@ def test_deferred_recipient_fetched_again_after_retry_time(ferry):
     msgid = ferry.submit("a@example.test")
     with ferry.ipc() as relayd:
         fetch_work(relayd).close()
-        t0 = time.monotonic()
         assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+        next_try = message(ferry, msgid)["rcpts"][0]["next_try"]
         assert relayd.fetch() is None
         w = fetch_work(relayd, timeout=8)
+        now = time.time()
         w.close()
         assert w.id == msgid
-        assert time.monotonic() - t0 >= 1.7
+        assert now >= next_try, "handed out %.2fs before its next try" % (
+            next_try - now)
         assert w.rcpts == [(0, "a@example.test")]
 
 
@@ -240,10 +256,22 @@ def test_report_text_with_newlines_cannot_forge_envelope_lines(ferry):
     m = message(ferry, msgid)
     assert [r["addr"] for r in m["rcpts"]] == ["a@example.test"]
     assert m["rcpts"][0]["state"] == ipc.DEFERRED
-    # mailq shows the error on its own line(s); parse_mailq fails on any
-    # line that is neither an entry nor indented
-    (e,) = ferry.mailq_entries()
-    assert e["rcpts"] == ["a@example.test"]
+
+
+def test_report_text_with_newlines_cannot_forge_mailq_lines(ferry):
+    # the same hostile reply must not add lines to mailq's listing:
+    # parse_mailq fails on any line that is neither an entry nor indented
+    msgid = ferry.submit("a@example.test")
+    evil = ("451 busy\n1111111111111111     1 Mon Nov 23 09:30:56  "
+        "forged@example.org\r\n")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, evil))
+    out = ferry.mailq().stdout.decode()
+    assert "\r" not in out, out
+    entries, _ = parse_mailq(out)
+    assert [e["id"] for e in entries] == [msgid], out
+    assert entries[0]["rcpts"] == ["a@example.test"], out
 
 
 def test_relayd_disconnect_returns_message_to_the_queue(ferry):
@@ -305,16 +333,20 @@ def test_delivery_state_persists_across_restart(ferry):
         assert_report_ok(relayd.report(msgid, 0, ipc.DELIVERED, "250 ok"))
         assert_report_ok(relayd.report(msgid, 1, ipc.TEMPFAIL, "451 later"))
         assert_report_ok(relayd.report(msgid, 2, ipc.PERMFAIL, "550 no"))
+    def shown(m):
+        return [(r["addr"], r["state"], r["error"], r["next_try"])
+            for r in m["rcpts"] if r["state"] != ipc.RCPT_DELIVERED]
     before = message(ferry, msgid)
+    assert [r[:3] for r in shown(before)] == [
+        ("b@example.test", ipc.DEFERRED, "451 later"),
+        ("c@example.test", ipc.FAILED, "550 no")]
     ferry.restart()
     after = message(ferry, msgid)
     assert after is not None
-    assert [(r["addr"], r["state"], r["error"]) for r in after["rcpts"]] == [
-        ("a@example.test", ipc.RCPT_DELIVERED, before["rcpts"][0]["error"]),
-        ("b@example.test", ipc.DEFERRED, "451 later"),
-        ("c@example.test", ipc.FAILED, "550 no")]
-    assert after["rcpts"][1]["next_try"] == before["rcpts"][1]["next_try"]
+    assert shown(after) == shown(before)
     assert after["arrival"] == before["arrival"]
+    assert [r["addr"] for r in after["rcpts"]] == [r["addr"] for r in
+        before["rcpts"]]
     (e,) = ferry.mailq_entries()
     assert "a@example.test" not in e["rcpts"]
     assert "b@example.test" in e["rcpts"]

@@ -114,3 +114,6 @@ clean:
 	rm -rf obj bin t/unit/bin
 
 .PHONY: all deps-build deps-test run stop test bench install clean
+
+# Keep the unit tests' objects: they are intermediate files to make.
+.SECONDARY:

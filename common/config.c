@@ -291,11 +291,11 @@ config_load(struct config *conf, const char *path)
 	int		 lineno = 0, errors = 0;
 	size_t		 len;
 
-	config_defaults(conf);
 	if ((fp = fopen(path, "re")) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	config_defaults(conf);
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		lineno++;
 		len = strlen(buf);

@@ -50,7 +50,9 @@ deps-test:
 
 # Objects of another SAN setting live in another directory; the stamp
 # relinks bin/ when the setting changes.
-$(OBJ)/.stamp:
+# The flags above call pkg-config when used, so the packages
+# deps-build installs are there before the first compile.
+$(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
 $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h) $(OBJ)/.stamp

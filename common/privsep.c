@@ -13,7 +13,7 @@
 #include "log.h"
 #include "privsep.h"
 
-/* Returns -1 with a message on stderr if started as root and user is unknown. */
+/* -1, with a message on stderr, if started as root and user is unknown. */
 int
 privsep_init(struct privsep *ps, const char *user)
 {

@@ -91,6 +91,10 @@ handle_create(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	char			 id[QUEUE_ID_LEN + 1];
 	int			 fd, give;
 
+	if (ipc_get_end(f) == -1) {
+		ipc_conn_close(c, "bad create frame");
+		return;
+	}
 	if (cs->pending != NULL) {
 		ipc_conn_close(c, "create while a message is open");
 		return;
@@ -344,13 +348,14 @@ queue_expire_all(time_t now)
 
 /* FETCH: hand the oldest due message, read-only, with its due recipients. */
 static void
-handle_fetch(struct ipc_conn *c, struct ipc_frame *f)
+handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
 	struct ipc_frame	 rep;
 	struct qmsg		*m;
 	size_t			 i, n = 0;
 	int			 fd;
 
+	(void)cs;
 	if (ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad fetch frame");
 		return;
@@ -390,14 +395,17 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f)
 
 /* REPORT {id, index, result, text}: record one recipient's outcome. */
 static void
-handle_report(struct ipc_conn *c, struct ipc_frame *f)
+handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
-	static const char *const names[] = { "delivered", "deferred", "failed" };
+	static const char *const names[] = {
+		"delivered", "deferred", "failed"
+	};
 	char		 id[QUEUE_ID_LEN + 2], text[IPC_STR_MAX + 1];
 	uint32_t	 index, result;
 	struct qmsg	*m;
 	struct rcpt	 saved;
 
+	(void)cs;
 	if (ipc_get_str(f, id, sizeof(id)) == -1 ||
 	    ipc_get_u32(f, &index) == -1 || ipc_get_u32(f, &result) == -1 ||
 	    ipc_get_str(f, text, sizeof(text)) == -1 ||
@@ -438,13 +446,14 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f)
 
 /* LIST: one LIST_MSG per message, its unsettled LIST_RCPTs, LIST_END. */
 static void
-handle_list(struct ipc_conn *c, struct ipc_frame *f)
+handle_list(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
 	struct ipc_frame	 rep;
 	struct qmsg		*m;
 	const struct rcpt	*r;
 	size_t			 i, n;
 
+	(void)cs;
 	if (ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad list frame");
 		return;
@@ -477,8 +486,9 @@ handle_list(struct ipc_conn *c, struct ipc_frame *f)
 }
 
 static void
-handle_flush(struct ipc_conn *c, struct ipc_frame *f)
+handle_flush(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
+	(void)cs;
 	if (ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad flush frame");
 		return;
@@ -489,11 +499,12 @@ handle_flush(struct ipc_conn *c, struct ipc_frame *f)
 }
 
 static void
-handle_delete(struct ipc_conn *c, struct ipc_frame *f)
+handle_delete(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
 	char		 id[QUEUE_ID_LEN + 2];
 	struct qmsg	*m;
 
+	(void)cs;
 	if (ipc_get_str(f, id, sizeof(id)) == -1 || ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad delete frame");
 		return;
@@ -509,75 +520,55 @@ handle_delete(struct ipc_conn *c, struct ipc_frame *f)
 	ipc_conn_reply_ok(c, f->reqid);
 }
 
+/* Which socket may send a request: the private one, the public one. */
+#define ON_PRIVATE	0x1
+#define ON_PUBLIC	0x2
+
+static const struct {
+	uint32_t	 type;
+	int		 sockets;
+	void		(*handle)(struct ipc_conn *, struct ipc_frame *,
+			    struct conn_state *);
+} handlers[] = {
+	{ IPC_CREATE,		ON_PRIVATE,		handle_create },
+	{ IPC_SUBMIT,		ON_PUBLIC,		handle_create },
+	{ IPC_RCPT,		ON_PRIVATE | ON_PUBLIC,	handle_rcpt },
+	{ IPC_COMMIT,		ON_PRIVATE,		handle_commit },
+	{ IPC_SUBMIT_COMMIT,	ON_PUBLIC,		handle_submit_commit },
+	{ IPC_FETCH,		ON_PRIVATE,		handle_fetch },
+	{ IPC_REPORT,		ON_PRIVATE,		handle_report },
+	{ IPC_LIST,		ON_PRIVATE | ON_PUBLIC,	handle_list },
+	{ IPC_FLUSH,		ON_PRIVATE | ON_PUBLIC,	handle_flush },
+	{ IPC_DELETE,		ON_PRIVATE,		handle_delete },
+};
+
+static void
+dispatch(struct ipc_conn *c, struct ipc_frame *f, int socket)
+{
+	struct conn_state	*cs = conn_state(c, socket == ON_PUBLIC);
+	size_t			 i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == f->type)
+			break;
+	if (i == sizeof(handlers) / sizeof(handlers[0]))
+		ipc_conn_close(c, "unexpected frame type");
+	else if (!(handlers[i].sockets & socket))
+		ipc_conn_close(c, "request not allowed on this socket");
+	else
+		handlers[i].handle(c, f, cs);
+	if (f->fd != -1)
+		close(f->fd);	/* no request carries a descriptor */
+}
+
 void
 queue_private_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
-	struct conn_state	*cs = conn_state(c, 0);
-
-	switch (f->type) {
-	case IPC_CREATE:
-		if (ipc_get_end(f) == -1)
-			ipc_conn_close(c, "bad create frame");
-		else
-			handle_create(c, f, cs);
-		break;
-	case IPC_RCPT:
-		handle_rcpt(c, f, cs);
-		break;
-	case IPC_COMMIT:
-		handle_commit(c, f, cs);
-		break;
-	case IPC_FETCH:
-		handle_fetch(c, f);
-		break;
-	case IPC_REPORT:
-		handle_report(c, f);
-		break;
-	case IPC_LIST:
-		handle_list(c, f);
-		break;
-	case IPC_FLUSH:
-		handle_flush(c, f);
-		break;
-	case IPC_DELETE:
-		handle_delete(c, f);
-		break;
-	default:
-		ipc_conn_close(c, "unexpected frame type");
-		break;
-	}
-	if (f->fd != -1)
-		close(f->fd);
+	dispatch(c, f, ON_PRIVATE);
 }
 
 void
 queue_public_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
-	struct conn_state	*cs = conn_state(c, 1);
-
-	switch (f->type) {
-	case IPC_SUBMIT:
-		if (ipc_get_end(f) == -1)
-			ipc_conn_close(c, "bad submit frame");
-		else
-			handle_create(c, f, cs);
-		break;
-	case IPC_RCPT:
-		handle_rcpt(c, f, cs);
-		break;
-	case IPC_SUBMIT_COMMIT:
-		handle_submit_commit(c, f, cs);
-		break;
-	case IPC_LIST:
-		handle_list(c, f);
-		break;
-	case IPC_FLUSH:
-		handle_flush(c, f);
-		break;
-	default:
-		ipc_conn_close(c, "not allowed on the submission socket");
-		break;
-	}
-	if (f->fd != -1)
-		close(f->fd);
+	dispatch(c, f, ON_PUBLIC);
 }

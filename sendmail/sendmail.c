@@ -85,7 +85,7 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* -b MODE: -bm (deliver) and -bp (list); -bs and the others do not exist here. */
+/* -bm (deliver) and -bp (list); -bs and the other modes do not exist. */
 static void
 set_b_mode(struct options *o, const char *arg)
 {
@@ -376,7 +376,7 @@ safe(const char *s)
 	char		*b = bufs[next];
 
 	next = !next;
-	strvis(b, s, VIS_CSTYLE | VIS_TAB | VIS_NL);	/* s has at most IPC_STR_MAX bytes */
+	strvis(b, s, VIS_CSTYLE | VIS_TAB | VIS_NL);	/* fits: s <= IPC_STR_MAX */
 	return b;
 }
 

@@ -27,7 +27,7 @@ OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/config.c common/daemon.c common/ipc.c \
 	   common/ipc_server.c \
-	   common/log.c common/privsep.c common/util.c
+	   common/log.c common/privsep.c common/route.c common/util.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/sched.c queue/commit.c queue/dispatch.c
 SENDMAIL := sendmail/sendmail.c

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "route.h"
 #include "util.h"
 
 enum config_type {
@@ -26,7 +27,10 @@ enum config_type {
 	CONF_BOOL,	/* yes or no */
 	CONF_NUMBER,	/* non-negative integer */
 	CONF_SIZE,	/* bytes, with k, M or G suffix (1024-based) */
-	CONF_DURATION	/* seconds, with s, m, h, d or w suffix */
+	CONF_DURATION,	/* seconds, with s, m, h, d or w suffix */
+	CONF_OPTPATH,	/* absolute path, or empty */
+	CONF_ROUTE,	/* a route, as in the routes file */
+	CONF_TLSMODE	/* none, may, encrypt or verify */
 };
 
 struct config_key {
@@ -74,6 +78,49 @@ static const struct config_key config_keys[] = {
 	    "queue_lifetime for messages with the null sender (bounces)."),
 	KEY(queue_user, CONF_USER, "ferry-queue", 0,
 	    "User queued runs as when started as root."),
+	KEY(relay_user, CONF_USER, "ferry-relay", 0,
+	    "User relayd runs as when started as root; it owns the Maildirs "
+	    "relayd delivers to."),
+	KEY(routes_file, CONF_OPTPATH, "", 0,
+	    "Routing table: \"domain route\" lines, '#' comments; the "
+	    "first exact domain match wins, then default_route. A route is "
+	    "smtp:[host]:port (a smarthost, no MX lookup), smtp:host:port "
+	    "(the host's MX), mx (the recipient domain's MX) or "
+	    "maildir:/path/%u/Maildir (%u is the local part). Empty: none."),
+	KEY(default_route, CONF_ROUTE, "mx", 0,
+	    "Route for domains the routes_file does not name."),
+	KEY(relay_tls, CONF_TLSMODE, "may", 0,
+	    "TLS for outgoing SMTP: none, may (STARTTLS when offered, "
+	    "unverified), encrypt (STARTTLS required, unverified) or verify "
+	    "(STARTTLS required, certificate and host name verified)."),
+	KEY(relay_tls_ca_file, CONF_OPTPATH, "", 0,
+	    "CA certificates for relay_tls = verify. Empty: the system's."),
+	KEY(relay_auth_file, CONF_OPTPATH, "", 0,
+	    "File holding \"user password\" for AUTH at smarthosts (read "
+	    "as root before relayd drops privileges; keep it mode 0600). "
+	    "Empty: no AUTH."),
+	KEY(relay_helo_name, CONF_STRING, "", 0,
+	    "Name relayd gives in EHLO. Empty: myhostname."),
+	KEY(relay_mx_port, CONF_NUMBER, "25", 1,
+	    "Port of MX hosts (25; tests point it elsewhere)."),
+	KEY(relay_max_processes, CONF_NUMBER, "20", 1,
+	    "Most delivery processes relayd runs at once."),
+	KEY(relay_destination_concurrency, CONF_NUMBER, "5", 1,
+	    "Most connections to one destination (MX domain or smarthost)."),
+	KEY(relay_connect_timeout, CONF_DURATION, "30s", 1,
+	    "Time to connect to a remote SMTP server."),
+	KEY(relay_command_timeout, CONF_DURATION, "5m", 1,
+	    "Time to wait for the greeting or a reply to a command "
+	    "(RFC 5321 section 4.5.3.2)."),
+	KEY(relay_data_timeout, CONF_DURATION, "10m", 1,
+	    "Time to send one block of message data, and to wait for the "
+	    "reply after the final dot."),
+	KEY(relay_idle_timeout, CONF_DURATION, "5s", 1,
+	    "How long an open connection waits for another message to the "
+	    "same destination before QUIT."),
+	KEY(delay_warning_time, CONF_DURATION, "0", 0,
+	    "Tell the sender once when a message has been undelivered this "
+	    "long. 0: never."),
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -161,6 +208,23 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 			return -1;
 		}
 		break;
+	case CONF_OPTPATH:
+		if (*v != '\0' && (v[0] != '/' || strlen(v) >= PATH_MAX - 64)) {
+			*why = "must be empty or an absolute path";
+			return -1;
+		}
+		break;
+	case CONF_ROUTE:
+		if (route_parse(v, NULL, why) == -1)
+			return -1;
+		break;
+	case CONF_TLSMODE:
+		if (strcmp(v, "none") != 0 && strcmp(v, "may") != 0 &&
+		    strcmp(v, "encrypt") != 0 && strcmp(v, "verify") != 0) {
+			*why = "must be none, may, encrypt or verify";
+			return -1;
+		}
+		break;
 	case CONF_STRING:
 		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
 			*why = "must be a host or domain name";
@@ -238,6 +302,10 @@ config_finish(struct config *conf, const char *path)
 		host[sizeof(host) - 1] = '\0';
 		free(conf->myhostname);
 		conf->myhostname = xstrdup(host);
+	}
+	if (conf->relay_helo_name[0] == '\0') {
+		free(conf->relay_helo_name);
+		conf->relay_helo_name = xstrdup(conf->myhostname);
 	}
 	if (conf->myorigin[0] == '\0') {
 		free(conf->myorigin);
@@ -408,6 +476,9 @@ config_free(struct config *conf)
 		case CONF_PATH:
 		case CONF_STRING:
 		case CONF_USER:
+		case CONF_OPTPATH:
+		case CONF_ROUTE:
+		case CONF_TLSMODE:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -27,6 +27,21 @@ struct config {
 	long long	 queue_lifetime;
 	long long	 bounce_lifetime;
 	char		*queue_user;
+	char		*relay_user;
+	char		*routes_file;
+	char		*default_route;
+	char		*relay_tls;
+	char		*relay_tls_ca_file;
+	char		*relay_auth_file;
+	char		*relay_helo_name;
+	long long	 relay_mx_port;
+	long long	 relay_max_processes;
+	long long	 relay_destination_concurrency;
+	long long	 relay_connect_timeout;
+	long long	 relay_command_timeout;
+	long long	 relay_data_timeout;
+	long long	 relay_idle_timeout;
+	long long	 delay_warning_time;
 };
 
 int	 config_load(struct config *, const char *);

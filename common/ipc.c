@@ -35,6 +35,8 @@ static const struct {
 	{ IPC_LIST, "list" }, { IPC_LIST_MSG, "list-msg" },
 	{ IPC_LIST_RCPT, "list-rcpt" }, { IPC_LIST_END, "list-end" },
 	{ IPC_FLUSH, "flush" }, { IPC_DELETE, "delete" },
+	{ IPC_WAKE, "wake" }, { IPC_JOB, "job" }, { IPC_JOB_RCPT, "job-rcpt" },
+	{ IPC_RESULT, "result" }, { IPC_JOB_DONE, "job-done" },
 };
 
 const char *

@@ -43,7 +43,12 @@ enum ipc_type {
 	IPC_LIST_RCPT = 32,
 	IPC_LIST_END = 33,
 	IPC_FLUSH = 34,
-	IPC_DELETE = 35
+	IPC_DELETE = 35,
+	IPC_WAKE = 36,
+	IPC_JOB = 40,
+	IPC_JOB_RCPT = 41,
+	IPC_RESULT = 42,
+	IPC_JOB_DONE = 43
 };
 
 /* Error classes carried by IPC_ERROR. */

@@ -30,11 +30,13 @@ COMMON	:= common/addr.c common/config.c common/daemon.c common/ipc.c \
 	   common/log.c common/privsep.c common/route.c common/util.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/sched.c queue/commit.c queue/dispatch.c
+RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
+	   relayd/smtp_client.c relayd/smtp_io.c relayd/dns.c relayd/maildir.c
 SENDMAIL := sendmail/sendmail.c
 CONTROL	:= control/ferry-control.c
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+PROGS	:= bin/queued bin/relayd bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -55,13 +57,17 @@ deps-test:
 $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
-$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h) $(OBJ)/.stamp
+$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h) $(OBJ)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 bin/queued: $(call objs,$(QUEUED) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/relayd: $(call objs,$(RELAYD) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) -lresolv
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
 	@mkdir -p bin
@@ -105,7 +111,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/ferry-control bin/ferryctl \
+	install -m 0755 bin/queued bin/relayd bin/ferry-control bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/mailq

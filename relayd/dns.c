@@ -1,0 +1,209 @@
+/*
+ * dns.c: MX, A and AAAA lookups with the system resolver (res_query), in
+ * preference order, with the RFC 5321 section 5 fallback to the domain's
+ * own address when it has no MX.  Smarthosts named [host] skip MX and use
+ * getaddrinfo(), which also knows /etc/hosts.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+
+#include <netdb.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "relayd.h"
+
+#define MAX_MX	10
+
+struct mx {
+	int	 pref;
+	char	 host[NS_MAXDNAME];
+};
+
+static int
+add_addr(struct relay_addr *out, int n, const char *host, int family,
+    const void *bin, int port)
+{
+	struct relay_addr	*a = &out[n];
+	char			 ip[INET6_ADDRSTRLEN];
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+
+	if (n >= DNS_MAX_ADDRS)
+		return n;
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, bin, 4);
+		a->len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, bin, 16);
+		a->len = sizeof(*sin6);
+	}
+	inet_ntop(family, bin, ip, sizeof(ip));
+	strlcpy(a->host, host, sizeof(a->host));
+	snprintf(a->peer, sizeof(a->peer), "%s[%s]:%d", host, ip, port);
+	return n + 1;
+}
+
+/* A and AAAA records of host, appended to out. */
+static int
+lookup_addresses(const char *host, int port, struct relay_addr *out, int n)
+{
+	static const ns_type	 types[] = { ns_t_a, ns_t_aaaa };
+	unsigned char		 ans[NS_PACKETSZ * 4];
+	ns_msg			 msg;
+	ns_rr			 rr;
+	int			 len, i, t;
+
+	for (t = 0; t < 2; t++) {
+		len = res_query(host, ns_c_in, types[t], ans, sizeof(ans));
+		if (len < 0 || ns_initparse(ans, len, &msg) == -1)
+			continue;
+		for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+			if (ns_parserr(&msg, ns_s_an, i, &rr) == -1 ||
+			    ns_rr_type(rr) != types[t] ||
+			    ns_rr_rdlen(rr) != (t == 0 ? 4 : 16))
+				continue;
+			n = add_addr(out, n, host, t == 0 ? AF_INET : AF_INET6,
+			    ns_rr_rdata(rr), port);
+		}
+	}
+	return n;
+}
+
+static int
+mx_cmp(const void *a, const void *b)
+{
+	return ((const struct mx *)a)->pref - ((const struct mx *)b)->pref;
+}
+
+/*
+ * MX records of domain, sorted by preference.  Returns the count, 0 if
+ * the domain exists without MX, -1 with h_errno on failure.
+ */
+static int
+lookup_mx(const char *domain, struct mx *mx)
+{
+	unsigned char	 ans[NS_PACKETSZ * 4];
+	const unsigned char *rd;
+	ns_msg		 msg;
+	ns_rr		 rr;
+	int		 len, i, n = 0;
+
+	len = res_query(domain, ns_c_in, ns_t_mx, ans, sizeof(ans));
+	if (len < 0)
+		return h_errno == NO_DATA ? 0 : -1;
+	if (ns_initparse(ans, len, &msg) == -1) {
+		h_errno = NO_RECOVERY;
+		return -1;
+	}
+	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < MAX_MX; i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) == -1 ||
+		    ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+			continue;
+		rd = ns_rr_rdata(rr);
+		mx[n].pref = ns_get16(rd);
+		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2,
+		    mx[n].host, sizeof(mx[n].host)) == -1)
+			continue;
+		n++;
+	}
+	qsort(mx, n, sizeof(*mx), mx_cmp);
+	return n;
+}
+
+static int
+lookup_literal(const char *domain, int port, struct relay_addr *out)
+{
+	char		 ip[64];
+	unsigned char	 bin[16];
+	size_t		 len = strlen(domain);
+
+	if (len < 3 || len - 2 >= sizeof(ip))
+		return 0;
+	memcpy(ip, domain + 1, len - 2);
+	ip[len - 2] = '\0';
+	if (strncasecmp(ip, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, ip + 5, bin) == 1 ?
+		    add_addr(out, 0, ip + 5, AF_INET6, bin, port) : 0;
+	return inet_pton(AF_INET, ip, bin) == 1 ?
+	    add_addr(out, 0, ip, AF_INET, bin, port) : 0;
+}
+
+static int
+lookup_smarthost(const char *host, int port, struct relay_addr *out)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 service[16];
+	int		 n = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			n = add_addr(out, n, host, AF_INET,
+			    &((struct sockaddr_in *)ai->ai_addr)->sin_addr,
+			    port);
+		else if (ai->ai_family == AF_INET6)
+			n = add_addr(out, n, host, AF_INET6,
+			    &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+			    port);
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * The addresses to try for a route, best first.  Returns how many; with
+ * 0, *klass (RELAY_PERM for a domain that does not exist or takes no
+ * mail, RELAY_UNREACHABLE otherwise) and why say what went wrong.
+ */
+int
+dns_destination(const struct route *r, const char *domain, int mx_port,
+    struct relay_addr *out, int *klass, char *why, size_t whylen)
+{
+	struct mx	 mx[MAX_MX];
+	const char	*name = r->kind == ROUTE_MX ? domain : r->host;
+	int		 port = r->kind == ROUTE_MX ? mx_port : r->port;
+	int		 i, n = 0, nmx;
+
+	*klass = RELAY_UNREACHABLE;
+	if (r->kind == ROUTE_SMARTHOST)
+		n = lookup_smarthost(name, port, out);
+	else if (name[0] == '[')
+		n = lookup_literal(name, port, out);
+	else if ((nmx = lookup_mx(name, mx)) == -1) {
+		if (h_errno == HOST_NOT_FOUND) {
+			*klass = RELAY_PERM;
+			snprintf(why, whylen, "domain %s not found", name);
+			return 0;
+		}
+		snprintf(why, whylen, "DNS lookup of MX %s failed: %s", name,
+		    hstrerror(h_errno));
+		return 0;
+	} else if (nmx == 1 && mx[0].host[0] == '\0') {
+		*klass = RELAY_PERM;
+		snprintf(why, whylen, "%s does not accept mail (null MX)", name);
+		return 0;
+	} else if (nmx == 0)
+		n = lookup_addresses(name, port, out, 0);
+	else
+		for (i = 0; i < nmx; i++)
+			n = lookup_addresses(mx[i].host, port, out, n);
+	if (n == 0)
+		snprintf(why, whylen, "no address found for %s", name);
+	return n;
+}

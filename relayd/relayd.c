@@ -1,0 +1,609 @@
+/*
+ * relayd: the delivery daemon.
+ *
+ * SUMMARY
+ *	relayd [-f] [-c file]
+ *
+ * DESCRIPTION
+ *	Takes due messages from queued (FETCH on queued.sock), splits each
+ *	message's recipients by destination (routes_file, default_route),
+ *	hands each part to a delivery process for that destination (see
+ *	worker.c), and reports every recipient's result to queued: delivered,
+ *	temp, perm, unreachable or relay-refused.  At most
+ *	relay_destination_concurrency processes serve one destination and
+ *	relay_max_processes in all; an idle process keeps its connection for
+ *	relay_idle_timeout, for the next message to the same place.
+ *	run_directory/relayd.sock answers pings.
+ *
+ * CONFIGURATION
+ *	run_directory, log_directory, myhostname, routes_file, default_route,
+ *	relay_*, relay_user.
+ *
+ * FILES AND PRIVILEGES
+ *	Started as root, it reads relay_auth_file and routes_file, creates the
+ *	base directories of Maildir routes for relay_user, and becomes
+ *	relay_user.  It does not chroot: Maildir routes may point anywhere
+ *	and MX lookups need the system resolver.  It writes Maildirs only.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "addr.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "ipc_server.h"
+#include "log.h"
+#include "privsep.h"
+#include "relayd.h"
+#include "util.h"
+
+#define RECONNECT_SECONDS	1
+#define POLL_SECONDS		5	/* FETCH again even without a WAKE */
+#define QUEUED_TIMEOUT		30
+
+/* A job waiting for, or held by, a delivery process. */
+struct mjob {
+	TAILQ_ENTRY(mjob)	 entry;
+	char			 dest[PATH_MAX + 300];	/* route, or route+domain */
+	struct relay_job	 job;
+	size_t			 reported;	/* results sent to queued */
+};
+
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;
+	pid_t			 pid;
+	int			 sock;
+	struct event		*ev;
+	char			 dest[PATH_MAX + 300];
+	struct mjob		*job;		/* NULL: idle */
+	time_t			 idle_since;
+};
+
+static struct daemon_ctx	 rd;
+static struct relay_auth	 rauth;
+static struct event_base	*rbase;
+static TAILQ_HEAD(, mjob)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
+static size_t			 nworkers, nwaiting;
+static int			 qsock = -1;	/* queued */
+static struct event		*qev, *retry_ev;
+static uint32_t			 fetch_reqid, next_reqid = 1;
+
+static void	 fetch_more(void);
+static void	 queued_connect(evutil_socket_t, short, void *);
+
+static int
+allow_ping_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static void
+ping_frame(struct ipc_conn *c, struct ipc_frame *f)
+{
+	(void)f;
+	ipc_conn_close(c, "relayd.sock only answers HELLO");
+}
+
+static const struct ipc_service ping_service = {
+	"relayd", allow_ping_uid, ping_frame, NULL
+};
+
+/* Send one recipient's result to queued. */
+static void
+report(const struct relay_job *job, uint32_t index, int result,
+    const char *text)
+{
+	struct ipc_frame	*f;
+
+	if (qsock == -1)
+		return;		/* queued will hand the message out again */
+	f = xmalloc(sizeof(*f));
+	ipc_frame_init(f, IPC_REPORT, next_reqid++);
+	ipc_put_str(f, job->id);
+	ipc_put_u32(f, index);
+	ipc_put_u32(f, result);
+	ipc_put_str(f, text);
+	if (ipc_send(qsock, f, -1) == -1)
+		log_warn("id=%s report to queued", job->id);
+	free(f);
+}
+
+static void
+mjob_free(struct mjob *mj)
+{
+	job_free(&mj->job);
+	free(mj);
+}
+
+static size_t
+dest_workers(const char *dest)
+{
+	struct worker	*w;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		n += strcmp(w->dest, dest) == 0;
+	return n;
+}
+
+static void	 worker_readable(evutil_socket_t, short, void *);
+
+/* In a new delivery process: drop the master's descriptors. */
+static void
+close_inherited(void)
+{
+	struct worker	*w;
+
+	if (qsock != -1)
+		close(qsock);
+	TAILQ_FOREACH(w, &workers, entry)
+		close(w->sock);
+}
+
+static struct worker *
+worker_spawn(const char *dest)
+{
+	struct worker	*w;
+	int		 sv[2];
+	pid_t		 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return NULL;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close_inherited();
+		worker_main(sv[1], &rd.conf, &rauth);
+	}
+	close(sv[1]);
+	w = xcalloc(1, sizeof(*w));
+	w->pid = pid;
+	w->sock = sv[0];
+	strlcpy(w->dest, dest, sizeof(w->dest));
+	w->ev = event_new(rbase, w->sock, EV_READ | EV_PERSIST,
+	    worker_readable, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) == -1)
+		fatalx("event_new");
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+	nworkers++;
+	return w;
+}
+
+/* Close a delivery process; unreported recipients of its job are retried. */
+static void
+worker_close(struct worker *w, const char *why)
+{
+	struct mjob	*mj = w->job;
+	size_t		 i;
+
+	if (mj != NULL) {
+		for (i = mj->reported; i < mj->job.nrcpt; i++)
+			report(&mj->job, mj->job.rcpt[i].index, RELAY_TEMP, why);
+		mjob_free(mj);
+	}
+	TAILQ_REMOVE(&workers, w, entry);
+	nworkers--;
+	event_free(w->ev);
+	close(w->sock);
+	free(w);
+}
+
+static int
+worker_assign(struct worker *w, struct mjob *mj)
+{
+	if (job_send(w->sock, &mj->job) == -1) {
+		log_warn("id=%s cannot hand job to pid %ld", mj->job.id,
+		    (long)w->pid);
+		return -1;
+	}
+	close(mj->job.fd);	/* the delivery process has its own now */
+	mj->job.fd = -1;
+	w->job = mj;
+	return 0;
+}
+
+/* Give waiting jobs to idle or new delivery processes, oldest first. */
+static void
+dispatch_jobs(void)
+{
+	struct mjob	*mj, *next;
+	struct worker	*w;
+
+	for (mj = TAILQ_FIRST(&waiting); mj != NULL; mj = next) {
+		next = TAILQ_NEXT(mj, entry);
+		TAILQ_FOREACH(w, &workers, entry)
+			if (w->job == NULL && strcmp(w->dest, mj->dest) == 0)
+				break;
+		if (w == NULL && nworkers < (size_t)rd.conf.relay_max_processes &&
+		    dest_workers(mj->dest) <
+		    (size_t)rd.conf.relay_destination_concurrency)
+			w = worker_spawn(mj->dest);
+		if (w == NULL)
+			continue;
+		TAILQ_REMOVE(&waiting, mj, entry);
+		nwaiting--;
+		if (worker_assign(w, mj) == -1) {
+			w->job = mj;
+			worker_close(w, "delivery process failed");
+		}
+	}
+}
+
+/* RESULT {index, result, text} or JOB_DONE from a delivery process. */
+static void
+worker_readable(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker		*w = arg;
+	struct ipc_frame	*f;
+	char			 text[IPC_STR_MAX + 1];
+	uint32_t		 index, result;
+	int			 r;
+
+	(void)fd;
+	(void)events;
+	f = xmalloc(sizeof(*f));
+	r = ipc_recv(w->sock, f);
+	if (r <= 0 || w->job == NULL) {
+		worker_close(w, "delivery process died");
+	} else if (f->type == IPC_RESULT && ipc_get_u32(f, &index) == 0 &&
+	    ipc_get_u32(f, &result) == 0 &&
+	    ipc_get_str(f, text, sizeof(text)) == 0 && ipc_get_end(f) == 0 &&
+	    w->job->reported < w->job->job.nrcpt) {
+		report(&w->job->job, index, result, text);
+		w->job->reported++;
+	} else if (f->type == IPC_JOB_DONE && ipc_get_end(f) == 0) {
+		mjob_free(w->job);
+		w->job = NULL;
+		w->idle_since = time(NULL);
+		dispatch_jobs();
+		fetch_more();
+	} else
+		worker_close(w, "bad frame from delivery process");
+	free(f);
+}
+
+/* Destination key: processes are shared per smarthost, per MX domain. */
+static void
+dest_key(const char *route, const char *domain, char *buf, size_t size)
+{
+	if (strcmp(route, "mx") == 0)
+		snprintf(buf, size, "mx:%s", domain);
+	else
+		strlcpy(buf, route, size);
+}
+
+static struct mjob *
+find_or_add_job(struct mjob **jobs, size_t *njobs, const char *id,
+    const char *sender, off_t size, int fd, const char *domain)
+{
+	const char	*route = routes_lookup(&rd.conf, domain);
+	char		 dest[sizeof(jobs[0]->dest)];
+	struct mjob	*mj;
+	size_t		 i;
+
+	dest_key(route, domain, dest, sizeof(dest));
+	for (i = 0; i < *njobs; i++)
+		if (strcmp(jobs[i]->dest, dest) == 0)
+			return jobs[i];
+	mj = xcalloc(1, sizeof(*mj));
+	strlcpy(mj->dest, dest, sizeof(mj->dest));
+	strlcpy(mj->job.id, id, sizeof(mj->job.id));
+	strlcpy(mj->job.route, route, sizeof(mj->job.route));
+	strlcpy(mj->job.domain, domain, sizeof(mj->job.domain));
+	mj->job.sender = xstrdup(sender);
+	mj->job.size = size;
+	if ((mj->job.fd = dup(fd)) == -1)
+		fatal("dup");
+	jobs[(*njobs)++] = mj;
+	return mj;
+}
+
+static void
+job_add_rcpt(struct mjob *mj, uint32_t index, const char *addr)
+{
+	struct relay_rcpt	*r;
+
+	mj->job.rcpt = xreallocarray(mj->job.rcpt, mj->job.nrcpt + 1,
+	    sizeof(*mj->job.rcpt));
+	r = &mj->job.rcpt[mj->job.nrcpt++];
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->addr = xstrdup(addr);
+	r->result = -1;
+}
+
+/* WORK {id, sender, size, n} + fd, then n WORK_RCPT: split by destination. */
+static void
+take_work(struct ipc_frame *f)
+{
+	char		 id[QUEUE_ID_LEN + 1], sender[IPC_STR_MAX + 1];
+	char		 addr[IPC_STR_MAX + 1];
+	const char	*at;
+	struct mjob	**jobs;
+	size_t		 njobs = 0, i;
+	uint64_t	 size;
+	uint32_t	 n, index;
+	int		 fd = f->fd;
+
+	if (fd == -1 || ipc_get_str(f, id, sizeof(id)) == -1 ||
+	    ipc_get_str(f, sender, sizeof(sender)) == -1 ||
+	    ipc_get_u64(f, &size) == -1 || ipc_get_u32(f, &n) == -1 ||
+	    ipc_get_end(f) == -1)
+		fatalx("bad work frame from queued");
+	jobs = xcalloc(n, sizeof(*jobs));
+	for (i = 0; i < n; i++) {
+		if (ipc_recv(qsock, f) != 1 || f->type != IPC_WORK_RCPT ||
+		    ipc_get_u32(f, &index) == -1 ||
+		    ipc_get_str(f, addr, sizeof(addr)) == -1 ||
+		    ipc_get_end(f) == -1)
+			fatalx("bad work-rcpt frame from queued");
+		at = strrchr(addr, '@');
+		job_add_rcpt(find_or_add_job(jobs, &njobs, id, sender, size,
+		    fd, at != NULL ? at + 1 : rd.conf.myhostname), index, addr);
+	}
+	close(fd);
+	for (i = 0; i < njobs; i++) {
+		TAILQ_INSERT_TAIL(&waiting, jobs[i], entry);
+		nwaiting++;
+	}
+	free(jobs);
+	log_event("event=work id=%s nrcpt=%u destinations=%zu", id, n, njobs);
+}
+
+/* Ask for more work while there is room for it. */
+static void
+fetch_more(void)
+{
+	struct ipc_frame	*f;
+
+	if (qsock == -1 || fetch_reqid != 0 ||
+	    nwaiting >= (size_t)rd.conf.relay_max_processes)
+		return;
+	f = xmalloc(sizeof(*f));
+	fetch_reqid = next_reqid++;
+	ipc_frame_init(f, IPC_FETCH, fetch_reqid);
+	if (ipc_send(qsock, f, -1) == -1) {
+		log_warn("fetch from queued");
+		fetch_reqid = 0;
+	}
+	free(f);
+}
+
+static void
+queued_lost(void)
+{
+	struct mjob	*mj;
+
+	log_warnx("lost queued; reconnecting");
+	event_free(qev);
+	close(qsock);
+	qsock = -1;
+	fetch_reqid = 0;
+	while ((mj = TAILQ_FIRST(&waiting)) != NULL) {
+		TAILQ_REMOVE(&waiting, mj, entry);
+		nwaiting--;
+		mjob_free(mj);
+	}
+	event_add(retry_ev, &(struct timeval){ RECONNECT_SECONDS, 0 });
+}
+
+static void
+queued_readable(evutil_socket_t fd, short events, void *arg)
+{
+	struct ipc_frame	*f;
+	char			 text[IPC_STR_MAX + 1];
+	uint32_t		 class;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	f = xmalloc(sizeof(*f));
+	if (ipc_recv(qsock, f) != 1) {
+		free(f);
+		queued_lost();
+		return;
+	}
+	if (f->type == IPC_WORK && f->reqid == fetch_reqid) {
+		fetch_reqid = 0;
+		take_work(f);
+		dispatch_jobs();
+		fetch_more();
+	} else if (f->type == IPC_NO_WORK && f->reqid == fetch_reqid)
+		fetch_reqid = 0;
+	else if (f->type == IPC_WAKE)
+		fetch_more();
+	else if (f->type == IPC_ERROR && ipc_get_u32(f, &class) == 0 &&
+	    ipc_get_str(f, text, sizeof(text)) == 0) {
+		log_warnx("queued: %s", text);
+		if (f->reqid == fetch_reqid)
+			fetch_reqid = 0;
+	} else if (f->type != IPC_OK && f->fd != -1)
+		close(f->fd);
+	free(f);
+}
+
+static void
+queued_connect(evutil_socket_t fd, short events, void *arg)
+{
+	char	 path[PATH_MAX];
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (path_join(path, sizeof(path), rd.conf.run_directory,
+	    "queued.sock") == -1)
+		fatalx("run_directory too long");
+	if ((qsock = ipc_connect(path, QUEUED_TIMEOUT)) == -1 ||
+	    ipc_hello(qsock, "relayd") == -1) {
+		if (qsock != -1)
+			close(qsock);
+		qsock = -1;
+		event_add(retry_ev, &(struct timeval){ RECONNECT_SECONDS, 0 });
+		return;
+	}
+	qev = event_new(rbase, qsock, EV_READ | EV_PERSIST, queued_readable,
+	    NULL);
+	if (qev == NULL || event_add(qev, NULL) == -1)
+		fatalx("event_new");
+	log_event("event=connect-queued");
+	fetch_more();
+}
+
+/* Every second: close idle processes, reap dead ones, poll for work. */
+static void
+on_tick(evutil_socket_t fd, short events, void *arg)
+{
+	static time_t	 last_poll;
+	struct worker	*w, *next;
+	time_t		 now = time(NULL);
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	for (w = TAILQ_FIRST(&workers); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (w->job == NULL &&
+		    now - w->idle_since >= rd.conf.relay_idle_timeout)
+			worker_close(w, NULL);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	if (now - last_poll >= POLL_SECONDS) {
+		last_poll = now;
+		fetch_more();
+	}
+}
+
+/* At exit: deliveries in progress are cut; queued retries them. */
+static void
+stop_workers(void)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		kill(w->pid, SIGTERM);
+}
+
+static void
+on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	if (sig == SIGHUP) {
+		log_reopen();
+		log_event("event=reopen");
+	} else
+		event_base_loopbreak(rbase);
+}
+
+/* "user password" from relay_auth_file, read while still root. */
+static void
+read_auth(const char *path)
+{
+	FILE	*fp;
+	char	 line[600];
+
+	if (*path == '\0')
+		return;
+	if ((fp = fopen(path, "re")) == NULL)
+		fatal("relay_auth_file %s", path);
+	if (fgets(line, sizeof(line), fp) == NULL ||
+	    sscanf(line, "%255s %255s", rauth.user, rauth.password) != 2)
+		fatalx("%s: expected \"user password\"", path);
+	explicit_bzero(line, sizeof(line));
+	fclose(fp);
+}
+
+/* Create the fixed part of a maildir route for relay_user. */
+static void
+prepare_maildir_base(const char *route, const struct privsep *ps)
+{
+	char	 base[PATH_MAX], *p;
+
+	if (strncmp(route, "maildir:", 8) != 0)
+		return;
+	strlcpy(base, route + 8, sizeof(base));
+	if ((p = strchr(base, '%')) != NULL)
+		*p = '\0';
+	if ((p = strrchr(base, '/')) != NULL && p != base)
+		*p = '\0';
+	if (daemon_mkdir(base, 0755) == -1 || privsep_chown(ps, base) == -1)
+		log_warn("cannot prepare maildir directory %s", base);
+}
+
+static void
+add_event(short what, int sig, event_callback_fn cb, int seconds)
+{
+	struct event	*ev;
+	struct timeval	 tv = { seconds, 0 };
+
+	ev = what == EV_SIGNAL ? evsignal_new(rbase, sig, cb, NULL) :
+	    event_new(rbase, -1, EV_PERSIST, cb, NULL);
+	if (ev == NULL || event_add(ev, what == EV_SIGNAL ? NULL : &tv) == -1)
+		fatalx("cannot add event");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct privsep	 ps;
+	char		 path[PATH_MAX];
+	int		 ping_sock;
+
+	daemon_setup(&rd, "relayd", argc, argv);
+	if (privsep_init(&ps, rd.conf.relay_user) == -1)
+		exit(EX_CONFIG);
+	if (routes_load(rd.conf.routes_file) == -1)
+		exit(EX_CONFIG);
+	read_auth(rd.conf.relay_auth_file);
+	prepare_maildir_base(rd.conf.default_route, &ps);
+	routes_foreach(prepare_maildir_base, &ps);
+	if (log_chown(ps.uid, ps.gid) == -1)
+		fatal("chown log file");
+	if (path_join(path, sizeof(path), rd.conf.run_directory,
+	    "relayd.sock") == -1 || (ping_sock = ipc_listen(path, 0600)) == -1 ||
+	    privsep_chown(&ps, path) == -1)
+		fatal("listen on %s/relayd.sock", rd.conf.run_directory);
+	signal(SIGPIPE, SIG_IGN);
+	daemon_detach(&rd);
+	privsep_drop(&ps, "/", 0);
+
+	if ((rbase = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (ipc_server_listen(rbase, ping_sock, &ping_service) == -1)
+		fatalx("cannot serve relayd.sock");
+	retry_ev = evtimer_new(rbase, queued_connect, NULL);
+	add_event(EV_SIGNAL, SIGTERM, on_signal, 0);
+	add_event(EV_SIGNAL, SIGINT, on_signal, 0);
+	add_event(EV_SIGNAL, SIGHUP, on_signal, 0);
+	add_event(0, 0, on_tick, 1);
+	log_event("event=start");
+	queued_connect(-1, 0, NULL);
+	event_base_dispatch(rbase);
+	log_event("event=stop");
+	stop_workers();
+	return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * relayd.h: what relayd's master and its delivery processes share.
+ */
+#ifndef FERRY_RELAYD_H
+#define FERRY_RELAYD_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "route.h"
+
+/* Delivery results, as in IPC_REPORT (doc/ipc.md). */
+enum relay_result {
+	RELAY_DELIVERED = 0,
+	RELAY_TEMP = 1,
+	RELAY_PERM = 2,
+	RELAY_UNREACHABLE = 3,
+	RELAY_REFUSED = 4
+};
+
+struct relay_rcpt {
+	uint32_t	 index;		/* in the queued envelope */
+	char		*addr;
+	int		 result;	/* enum relay_result, or -1: not yet */
+	char		 reply[512];
+};
+
+/* One message for one destination, handed to a delivery process. */
+struct relay_job {
+	char		 id[32];
+	char		 route[PATH_MAX];	/* as in the routes file */
+	char		 domain[256];		/* recipient domain */
+	char		*sender;
+	int		 fd;			/* the message, read-only */
+	off_t		 size;
+	size_t		 nrcpt;
+	struct relay_rcpt *rcpt;
+};
+
+struct relay_auth {
+	char		 user[256];
+	char		 password[256];
+};
+
+/* routes.c */
+int	 routes_load(const char *);
+const char *routes_lookup(const struct config *, const char *);
+struct privsep;
+void	 routes_foreach(void (*)(const char *, const struct privsep *),
+	    const struct privsep *);
+
+/* job.c: jobs over IPC between the master and a delivery process */
+int	 job_send(int, const struct relay_job *);
+int	 job_recv(int, struct relay_job *);
+void	 job_free(struct relay_job *);
+
+/* worker.c */
+void	 worker_main(int, const struct config *, const struct relay_auth *)
+	    __attribute__((__noreturn__));
+
+/* maildir.c */
+void	 maildir_deliver(struct relay_job *, const struct route *);
+
+/* smtp_client.c */
+struct smtp_session;
+struct smtp_session *smtp_open(const struct config *, const struct relay_auth *,
+	    const struct route *, const char *, char *, size_t, int *);
+void	 smtp_deliver(struct smtp_session *, struct relay_job *);
+int	 smtp_usable(const struct smtp_session *);
+const char *smtp_peer(const struct smtp_session *);
+void	 smtp_close(struct smtp_session *);
+const char *relay_result_name(int);
+
+#endif

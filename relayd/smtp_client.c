@@ -1,0 +1,552 @@
+/*
+ * smtp_client.c: one outgoing SMTP session (RFC 5321), the way relayd
+ * uses it: open a connection to the best reachable server of a
+ * destination, then deliver one message after another on it.
+ *
+ * EHLO with HELO fallback; STARTTLS by relay_tls; AUTH PLAIN or LOGIN
+ * when relay_auth_file is set and the server offers it; PIPELINING, SIZE,
+ * 8BITMIME and SMTPUTF8 when offered; dot-stuffing while the message
+ * streams from its file; a timeout on every step.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "dns.h"
+#include "log.h"
+#include "relayd.h"
+#include "smtp_io.h"
+#include "util.h"
+
+/* Extensions the server announced in its EHLO reply. */
+#define EXT_PIPELINING	0x01
+#define EXT_SIZE	0x02
+#define EXT_8BITMIME	0x04
+#define EXT_STARTTLS	0x08
+#define EXT_AUTH_PLAIN	0x10
+#define EXT_AUTH_LOGIN	0x20
+#define EXT_SMTPUTF8	0x40
+
+/* Where in the dialogue a reply came: decides what "refused" means. */
+enum smtp_stage {
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA
+};
+
+struct smtp_session {
+	const struct config	*conf;
+	struct smtp_io		 io;
+	int			 ext;
+	int			 broken;	/* the connection is unusable */
+	int			 tls;
+};
+
+static SSL_CTX	*tls_ctx;
+
+const char *
+relay_result_name(int result)
+{
+	static const char *const names[] = {
+		"delivered", "temp", "perm", "unreachable", "relay-refused"
+	};
+
+	return result >= 0 && result <= RELAY_REFUSED ? names[result] : "?";
+}
+
+/*
+ * Is a 5xx reply a refusal to relay?  By enhanced status code first,
+ * then by text (FIELD-NOTES: Postfix, Exchange, Exchange Online).
+ */
+static int
+is_relay_refusal(const struct smtp_reply *r)
+{
+	static const char *const codes[] = {
+		"5.7.1 ", "5.7.54 ", "5.7.57 ", "5.7.60 ", "5.7.64 "
+	};
+	const char	*text = r->text + 4;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strncmp(text, codes[i], strlen(codes[i])) == 0)
+			return 1;
+	if (r->code == 530)
+		return 1;	/* authentication required to relay */
+	return strcasestr(r->text, "relay") != NULL;
+}
+
+static int
+classify(const struct smtp_reply *r, enum smtp_stage stage)
+{
+	if (r->code == 0)
+		return RELAY_TEMP;	/* lost the connection mid-way */
+	if (r->code < 400)
+		return RELAY_DELIVERED;
+	if (r->code < 500)
+		return RELAY_TEMP;
+	if (stage != STAGE_DATA && is_relay_refusal(r))
+		return RELAY_REFUSED;
+	return RELAY_PERM;
+}
+
+static SSL_CTX *
+tls_context(const struct config *conf, char *why, size_t whylen)
+{
+	const char	*ca = conf->relay_tls_ca_file;
+
+	if (tls_ctx != NULL)
+		return tls_ctx;
+	if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(why, whylen, "cannot create TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+	if (strcmp(conf->relay_tls, "verify") == 0) {
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+		if ((*ca != '\0' ? SSL_CTX_load_verify_locations(tls_ctx, ca,
+		    NULL) : SSL_CTX_set_default_verify_paths(tls_ctx)) != 1) {
+			snprintf(why, whylen, "cannot load CA file %s", ca);
+			SSL_CTX_free(tls_ctx);
+			tls_ctx = NULL;
+			return NULL;
+		}
+	} else
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+	return tls_ctx;
+}
+
+static void
+parse_ehlo(struct smtp_session *s, const struct smtp_reply *r)
+{
+	int	 i;
+
+	s->ext = 0;
+	for (i = 1; i < r->nlines; i++) {
+		const char	*k = r->lines[i];
+
+		if (strcasecmp(k, "PIPELINING") == 0)
+			s->ext |= EXT_PIPELINING;
+		else if (strncasecmp(k, "SIZE", 4) == 0)
+			s->ext |= EXT_SIZE;
+		else if (strcasecmp(k, "8BITMIME") == 0)
+			s->ext |= EXT_8BITMIME;
+		else if (strcasecmp(k, "STARTTLS") == 0)
+			s->ext |= EXT_STARTTLS;
+		else if (strcasecmp(k, "SMTPUTF8") == 0)
+			s->ext |= EXT_SMTPUTF8;
+		else if (strncasecmp(k, "AUTH ", 5) == 0 ||
+		    strncasecmp(k, "AUTH=", 5) == 0) {
+			if (strcasestr(k + 5, "PLAIN") != NULL)
+				s->ext |= EXT_AUTH_PLAIN;
+			if (strcasestr(k + 5, "LOGIN") != NULL)
+				s->ext |= EXT_AUTH_LOGIN;
+		}
+	}
+}
+
+/* Send a command and read its reply. */
+static int
+command(struct smtp_session *s, struct smtp_reply *r, const char *cmd)
+{
+	int	 t = s->conf->relay_command_timeout;
+
+	if (io_printf(&s->io, t, "%s\r\n", cmd) == -1) {
+		memset(r, 0, sizeof(*r));
+		snprintf(r->text, sizeof(r->text), "%s: write failed",
+		    s->io.peer);
+		return -1;
+	}
+	return io_read_reply(&s->io, r, t);
+}
+
+static int
+ehlo(struct smtp_session *s, struct smtp_reply *r)
+{
+	char	 cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "EHLO %s", s->conf->relay_helo_name);
+	if (command(s, r, cmd) == 0 && r->code == 250) {
+		parse_ehlo(s, r);
+		return 0;
+	}
+	if (r->code < 500)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "HELO %s", s->conf->relay_helo_name);
+	s->ext = 0;
+	return command(s, r, cmd) == 0 && r->code == 250 ? 0 : -1;
+}
+
+static void
+base64(const void *in, size_t len, char *out, size_t outlen)
+{
+	if (outlen < 4 * ((len + 2) / 3) + 1) {
+		*out = '\0';
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)out, in, len);
+}
+
+/* AUTH PLAIN, or LOGIN; the password is never logged. */
+static int
+authenticate(struct smtp_session *s, const struct relay_auth *auth,
+    struct smtp_reply *r)
+{
+	char	 raw[600], cmd[900], b64[800];
+	size_t	 ulen = strlen(auth->user), plen = strlen(auth->password);
+	int	 ok;
+
+	if (s->ext & EXT_AUTH_PLAIN) {
+		raw[0] = '\0';
+		memcpy(raw + 1, auth->user, ulen + 1);
+		memcpy(raw + ulen + 2, auth->password, plen);
+		base64(raw, ulen + plen + 2, b64, sizeof(b64));
+		snprintf(cmd, sizeof(cmd), "AUTH PLAIN %s", b64);
+		ok = command(s, r, cmd) == 0 && r->code == 235;
+	} else {
+		base64(auth->user, ulen, b64, sizeof(b64));
+		ok = command(s, r, "AUTH LOGIN") == 0 && r->code == 334 &&
+		    command(s, r, b64) == 0 && r->code == 334;
+		base64(auth->password, plen, b64, sizeof(b64));
+		ok = ok && command(s, r, b64) == 0 && r->code == 235;
+	}
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(cmd, sizeof(cmd));
+	explicit_bzero(b64, sizeof(b64));
+	return ok ? 0 : -1;
+}
+
+/* STARTTLS as relay_tls asks; -1 when TLS was required and failed. */
+static int
+start_tls(struct smtp_session *s, const char *host, struct smtp_reply *r,
+    char *why, size_t whylen)
+{
+	const char	*mode = s->conf->relay_tls;
+	int		 required = strcmp(mode, "may") != 0;
+	SSL_CTX		*ctx;
+
+	if (strcmp(mode, "none") == 0)
+		return 0;
+	if (!(s->ext & EXT_STARTTLS)) {
+		if (!required)
+			return 0;
+		snprintf(why, whylen, "%s does not offer STARTTLS "
+		    "(relay_tls = %s)", s->io.peer, mode);
+		return -1;
+	}
+	if ((ctx = tls_context(s->conf, why, whylen)) == NULL)
+		return -1;
+	if (command(s, r, "STARTTLS") != 0 || r->code != 220) {
+		snprintf(why, whylen, "STARTTLS refused: %s", r->text);
+		return required ? -1 : 0;
+	}
+	if (io_starttls(&s->io, ctx, host, s->conf->relay_command_timeout,
+	    why, whylen) == -1)
+		return -1;	/* the session is dead either way */
+	s->tls = 1;
+	log_event("event=tls relay=%s version=%s cipher=%s", s->io.peer,
+	    SSL_get_version(s->io.ssl), SSL_get_cipher_name(s->io.ssl));
+	if (ehlo(s, r) == -1) {
+		snprintf(why, whylen, "EHLO after STARTTLS: %s", r->text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Greeting, EHLO, TLS and AUTH on a fresh connection. */
+static int
+session_setup(struct smtp_session *s, const struct relay_auth *auth,
+    const char *host, char *why, size_t whylen, int *klass)
+{
+	struct smtp_reply	 r;
+
+	*klass = RELAY_UNREACHABLE;
+	if (io_read_reply(&s->io, &r, s->conf->relay_command_timeout) == -1 ||
+	    r.code != 220) {
+		snprintf(why, whylen, "greeting: %s", r.text);
+		return -1;
+	}
+	if (ehlo(s, &r) == -1) {
+		snprintf(why, whylen, "EHLO/HELO: %s", r.text);
+		return -1;
+	}
+	if (start_tls(s, host, &r, why, whylen) == -1)
+		return -1;
+	if (auth != NULL && auth->user[0] != '\0' &&
+	    (s->ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN))) {
+		if (authenticate(s, auth, &r) == -1) {
+			/* Wrong credentials are ours to fix: retry later. */
+			*klass = RELAY_TEMP;
+			snprintf(why, whylen, "AUTH failed: %s", r.text);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Connect to the first server of the route that completes the greeting,
+ * EHLO, TLS and AUTH.  NULL with why and *klass when none does.
+ */
+struct smtp_session *
+smtp_open(const struct config *conf, const struct relay_auth *auth,
+    const struct route *route, const char *domain, char *why, size_t whylen,
+    int *klass)
+{
+	struct relay_addr	 addrs[DNS_MAX_ADDRS];
+	struct smtp_session	*s;
+	int			 n, i;
+
+	n = dns_destination(route, domain, conf->relay_mx_port, addrs, klass,
+	    why, whylen);
+	if (n == 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->conf = conf;
+	for (i = 0; i < n; i++) {
+		if (io_connect(&s->io, (struct sockaddr *)&addrs[i].ss,
+		    addrs[i].len, addrs[i].peer,
+		    conf->relay_connect_timeout) == -1) {
+			snprintf(why, whylen, "connect to %s: %s",
+			    addrs[i].peer, strerror(errno));
+			*klass = RELAY_UNREACHABLE;
+			continue;
+		}
+		log_event("event=connect relay=%s", addrs[i].peer);
+		if (session_setup(s, auth, addrs[i].host, why, whylen,
+		    klass) == 0)
+			return s;
+		io_close(&s->io);
+	}
+	free(s);
+	return NULL;
+}
+
+int
+smtp_usable(const struct smtp_session *s)
+{
+	return !s->broken;
+}
+
+const char *
+smtp_peer(const struct smtp_session *s)
+{
+	return s->io.peer;
+}
+
+void
+smtp_close(struct smtp_session *s)
+{
+	struct smtp_reply	 r;
+
+	if (!s->broken)
+		command(s, &r, "QUIT");
+	io_close(&s->io);
+	free(s);
+}
+
+/* Does the message hold any byte over 127?  Then declare 8BITMIME. */
+static int
+has_8bit(int fd)
+{
+	unsigned char	 buf[65536];
+	ssize_t		 n;
+	off_t		 off = 0;
+	ssize_t		 i;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] & 0x80)
+				return 1;
+		off += n;
+	}
+	return 0;
+}
+
+static int
+addr_is_utf8(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s & 0x80)
+			return 1;
+	return 0;
+}
+
+static void
+set_all(struct relay_job *job, int only_pending, int result,
+    const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; i < job->nrcpt; i++) {
+		if (only_pending && job->rcpt[i].result != -1)
+			continue;
+		job->rcpt[i].result = result;
+		strlcpy(job->rcpt[i].reply, text, sizeof(job->rcpt[i].reply));
+	}
+}
+
+/*
+ * Write the message, dot-stuffed: a '.' at the start of a line is
+ * doubled.  queued stores CRLF only, so CRLF marks line starts; the body
+ * is followed by CRLF if it lacks one, then ".".
+ */
+static int
+send_body(struct smtp_session *s, int fd)
+{
+	char		 in[32768], out[65536 + 2];
+	ssize_t		 n, i;
+	size_t		 o;
+	off_t		 off = 0;
+	int		 bol = 1, t = s->conf->relay_data_timeout;
+	char		 last = '\n';
+
+	while ((n = pread(fd, in, sizeof(in), off)) > 0) {
+		for (i = 0, o = 0; i < n; i++) {
+			if (bol && in[i] == '.')
+				out[o++] = '.';
+			out[o++] = in[i];
+			bol = in[i] == '\n';
+		}
+		last = in[n - 1];
+		off += n;
+		if (io_write(&s->io, out, o, t) == -1)
+			return -1;
+	}
+	if (n == -1)
+		return -1;
+	return io_write(&s->io, last == '\n' ? ".\r\n" : "\r\n.\r\n",
+	    last == '\n' ? 3 : 5, t);
+}
+
+/* MAIL FROM with the parameters the server understands. */
+static void
+mail_command(struct smtp_session *s, const struct relay_job *job, char *buf,
+    size_t size)
+{
+	char	 params[128] = "";
+	int	 utf8;
+	size_t	 i;
+
+	if (s->ext & EXT_SIZE)
+		snprintf(params, sizeof(params), " SIZE=%lld",
+		    (long long)job->size);
+	if ((s->ext & EXT_8BITMIME) && has_8bit(job->fd))
+		strlcat(params, " BODY=8BITMIME", sizeof(params));
+	utf8 = addr_is_utf8(job->sender);
+	for (i = 0; i < job->nrcpt; i++)
+		utf8 |= addr_is_utf8(job->rcpt[i].addr);
+	if (utf8 && (s->ext & EXT_SMTPUTF8))
+		strlcat(params, " SMTPUTF8", sizeof(params));
+	snprintf(buf, size, "MAIL FROM:<%s>%s\r\n", job->sender, params);
+}
+
+/*
+ * Send MAIL, each RCPT and DATA and read their replies into r[0..n+1].
+ * With PIPELINING (RFC 2920) the commands go out together and the
+ * replies are read after; without it each reply is read before the next
+ * command, and the transaction stops early when MAIL or every RCPT
+ * failed.  A reply never read keeps code 0.  -1 if the connection broke.
+ */
+static int
+envelope_dialogue(struct smtp_session *s, struct relay_job *job,
+    struct smtp_reply *r)
+{
+	char	 cmd[SMTP_LINE_MAX];
+	int	 t = s->conf->relay_command_timeout;
+	int	 pipelined = (s->ext & EXT_PIPELINING) != 0;
+	size_t	 i, n = job->nrcpt + 2, accepted = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i == 0)
+			mail_command(s, job, cmd, sizeof(cmd));
+		else if (i < n - 1)
+			snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n",
+			    job->rcpt[i - 1].addr);
+		else if (!pipelined && accepted == 0)
+			return 0;
+		else
+			strlcpy(cmd, "DATA\r\n", sizeof(cmd));
+		if (io_write(&s->io, cmd, strlen(cmd), t) == -1)
+			return -1;
+		if (pipelined)
+			continue;
+		if (io_read_reply(&s->io, &r[i], t) == -1)
+			return -1;
+		if (i == 0 && r[0].code >= 300)
+			return 0;
+		if (i > 0 && r[i].code >= 200 && r[i].code < 300)
+			accepted++;
+	}
+	for (i = 0; pipelined && i < n; i++)
+		if (io_read_reply(&s->io, &r[i], t) == -1)
+			return -1;
+	return 0;
+}
+
+/* Record MAIL and RCPT replies; returns how many recipients were accepted. */
+static size_t
+envelope_results(struct relay_job *job, const struct smtp_reply *r)
+{
+	size_t	 i, accepted = 0;
+
+	if (r[0].code >= 300) {
+		set_all(job, 0, classify(&r[0], STAGE_MAIL), r[0].text);
+		return 0;
+	}
+	for (i = 0; i < job->nrcpt; i++) {
+		if (r[i + 1].code >= 200 && r[i + 1].code < 300)
+			accepted++;
+		else {
+			job->rcpt[i].result = classify(&r[i + 1], STAGE_RCPT);
+			strlcpy(job->rcpt[i].reply, r[i + 1].text,
+			    sizeof(job->rcpt[i].reply));
+		}
+	}
+	return accepted;
+}
+
+/* Deliver one message on the session; every recipient gets a result. */
+void
+smtp_deliver(struct smtp_session *s, struct relay_job *job)
+{
+	struct smtp_reply	*r, *data, final;
+	size_t			 accepted;
+
+	set_all(job, 0, -1, "");
+	r = xcalloc(job->nrcpt + 2, sizeof(*r));
+	data = &r[job->nrcpt + 1];
+	if (envelope_dialogue(s, job, r) == -1) {
+		s->broken = 1;
+		set_all(job, 0, RELAY_TEMP, "lost the connection");
+		goto done;
+	}
+	accepted = envelope_results(job, r);
+	if (accepted == 0 || data->code != 354) {
+		if (accepted > 0)
+			set_all(job, 1, classify(data, STAGE_DATA), data->text);
+		if (data->code == 354)
+			s->broken = 1;	/* DATA cannot be aborted cleanly */
+		else
+			command(s, &final, "RSET");
+		goto done;
+	}
+	if (send_body(s, job->fd) == -1 ||
+	    io_read_reply(&s->io, &final, s->conf->relay_data_timeout) == -1) {
+		s->broken = 1;
+		set_all(job, 1, RELAY_TEMP, "lost the connection during DATA");
+		goto done;
+	}
+	set_all(job, 1, classify(&final, STAGE_DATA), final.text);
+done:
+	free(r);
+}

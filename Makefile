@@ -29,7 +29,8 @@ COMMON	:= common/addr.c common/config.c common/daemon.c common/ipc.c \
 	   common/ipc_server.c \
 	   common/log.c common/privsep.c common/route.c common/util.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
-	   queue/sched.c queue/commit.c queue/dispatch.c
+	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
+	   queue/wake.c queue/bounce.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   relayd/smtp_client.c relayd/smtp_io.c relayd/dns.c relayd/maildir.c
 SENDMAIL := sendmail/sendmail.c
@@ -94,7 +95,9 @@ run: all
 	@bin/ferryctl -c $(CURDIR)/run/ferry.conf start
 	@echo
 	@echo "Ferry is running with run/ferry.conf.  Send a first message:"
-	@echo "  echo hi | bin/sendmail -C run/ferry.conf someone@example.test"
+	@echo "  echo hi | bin/sendmail -C run/ferry.conf you@localhost"
+	@echo "  ls run/mail/you/Maildir/new/"
+	@echo "Other domains go by MX; see the queue with:"
 	@echo "  bin/mailq -C run/ferry.conf"
 	@echo "Stop it with: make stop"
 

@@ -62,6 +62,15 @@ log_commit(const struct envelope *env)
 	    env->id, log_q(env->sender), env->size, env->nrcpt, uid);
 }
 
+/* A new message is durable: schedule it (env is taken over). */
+void
+queue_commit_schedule(struct envelope *env)
+{
+	log_commit(env);
+	sched_add(env);
+	queue_wake();
+}
+
 /* Sync the directory, then answer and schedule everything waiting. */
 static void
 sync_waiting(evutil_socket_t fd, short events, void *arg)
@@ -78,10 +87,9 @@ sync_waiting(evutil_socket_t fd, short events, void *arg)
 	while ((cm = TAILQ_FIRST(&waiting)) != NULL) {
 		TAILQ_REMOVE(&waiting, cm, entry);
 		reply_committed(cm, synced);
-		if (cm->is_new && synced) {
-			log_commit(&cm->env);
-			sched_add(&cm->env);
-		} else if (cm->is_new) {
+		if (cm->is_new && synced)
+			queue_commit_schedule(&cm->env);
+		else if (cm->is_new) {
 			/* Not acknowledged: better gone than duplicated. */
 			store_remove(cm->env.id);
 			envelope_free(&cm->env);

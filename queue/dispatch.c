@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bounce.h"
 #include "log.h"
 #include "queued.h"
 #include "sched.h"
@@ -69,7 +70,9 @@ queue_conn_closed(struct ipc_conn *c)
 	struct conn_state	*cs = c->data;
 
 	queue_commit_forget(c);
+	queue_wake_forget(c);
 	sched_release(c);
+	queue_wake();		/* what c held is due again */
 	if (cs == NULL)
 		return;
 	if (cs->pending != NULL) {
@@ -283,12 +286,19 @@ handle_submit_commit(struct ipc_conn *c, struct ipc_frame *f,
 	commit_pending(c, cs, f->reqid);
 }
 
-/* All recipients settled: the message leaves the queue. */
-static void
+/*
+ * All recipients settled: the sender hears of the failed ones, then the
+ * message leaves the queue.  -1 if the bounce could not be committed: the
+ * message stays, done, and the next sweep tries again.
+ */
+static int
 message_done(struct qmsg *m)
 {
 	size_t	 i, delivered = 0, failed = 0;
 
+	if (bounce_wanted(&m->env, BOUNCE_FAILED) &&
+	    bounce_commit(&m->env, BOUNCE_FAILED) == -1)
+		return -1;
 	for (i = 0; i < m->env.nrcpt; i++) {
 		if (m->env.rcpt[i].state == RCPT_DELIVERED)
 			delivered++;
@@ -299,18 +309,18 @@ message_done(struct qmsg *m)
 	    delivered, failed);
 	store_remove(m->env.id);
 	sched_remove(m);
+	return 0;
 }
 
-/* Load a committed envelope at start-up. */
+/*
+ * Load a committed envelope at start-up.  One whose recipients are all
+ * settled is scheduled too: the first sweep sends its bounce, then
+ * removes it, once every envelope is loaded.
+ */
 void
 queue_load(struct envelope *env, void *arg)
 {
 	(void)arg;
-	if (envelope_done(env)) {
-		store_remove(env->id);
-		envelope_free(env);
-		return;
-	}
 	sched_add(env);
 }
 
@@ -326,21 +336,42 @@ log_expired(const struct qmsg *m)
 			    log_q(m->env.rcpt[i].error));
 }
 
-/* Fail the recipients of every message past its lifetime. */
+/*
+ * Tell the sender, once, that the message is still being retried after
+ * delay_warning_time.  Returns 1 if the envelope changed.
+ */
+static int
+warn_delayed(struct qmsg *m, time_t now)
+{
+	long long	 after = queue_conf()->delay_warning_time;
+
+	if (after == 0 || m->env.warned || now - m->env.arrival < after ||
+	    !bounce_wanted(&m->env, BOUNCE_DELAYED) ||
+	    bounce_commit(&m->env, BOUNCE_DELAYED) == -1)
+		return 0;
+	m->env.warned = 1;
+	return 1;
+}
+
+/* Expire, warn, and finish what is done, for every message. */
 void
-queue_expire_all(time_t now)
+queue_sweep(time_t now)
 {
 	struct qmsg	*m, *next;
+	int		 changed;
 
 	for (m = sched_first(); m != NULL; m = next) {
 		next = sched_next(m);
-		if (sched_expire(m, now) == 0)
+		if ((changed = sched_expire(m, now)) > 0)
+			log_expired(m);
+		if (envelope_done(&m->env) && message_done(m) == 0)
 			continue;
-		log_expired(m);
-		if (envelope_done(&m->env))
-			message_done(m);
-		else if (store_write_envelope(&m->env) == -1)
-			log_warn("id=%s cannot record expiry", m->env.id);
+		changed |= warn_delayed(m, now);
+		if (!changed)
+			continue;
+		if (store_write_envelope(&m->env) == -1)
+			log_warn("id=%s cannot record expiry or warning",
+			    m->env.id);
 		else
 			queue_commit_update(NULL, 0);
 	}
@@ -360,10 +391,12 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		ipc_conn_close(c, "bad fetch frame");
 		return;
 	}
-	queue_expire_all(time(NULL));
+	queue_wake_forget(c);
+	queue_sweep(time(NULL));
 	if ((m = sched_take_due(c, time(NULL))) == NULL) {
 		ipc_frame_init(&rep, IPC_NO_WORK, f->reqid);
 		ipc_conn_send(c, &rep, -1);
+		queue_wake_sleep(c);
 		return;
 	}
 	if ((fd = store_open_message(m->env.id, O_RDONLY)) == -1) {
@@ -397,19 +430,18 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 static void
 handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
-	static const char *const names[] = {
-		"delivered", "deferred", "failed"
-	};
-	char		 id[QUEUE_ID_LEN + 2], text[IPC_STR_MAX + 1];
-	uint32_t	 index, result;
-	struct qmsg	*m;
-	struct rcpt	 saved;
+	char			 id[QUEUE_ID_LEN + 2], text[IPC_STR_MAX + 1];
+	uint32_t		 index, result;
+	const struct result_info *info;
+	struct qmsg		*m;
+	struct rcpt		 saved, *r;
 
 	(void)cs;
 	if (ipc_get_str(f, id, sizeof(id)) == -1 ||
 	    ipc_get_u32(f, &index) == -1 || ipc_get_u32(f, &result) == -1 ||
 	    ipc_get_str(f, text, sizeof(text)) == -1 ||
-	    ipc_get_end(f) == -1 || result > RESULT_PERM) {
+	    ipc_get_end(f) == -1 ||
+	    (info = sched_result_info(result)) == NULL) {
 		ipc_conn_close(c, "bad report frame");
 		return;
 	}
@@ -420,28 +452,34 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		    "no such recipient in your hands");
 		return;
 	}
-	saved = m->env.rcpt[index];
+	r = &m->env.rcpt[index];
+	saved = *r;
 	saved.error = xstrdup(saved.error);
 	sched_result(m, index, result, text, time(NULL));
-	log_event("event=%s id=%s to=%s tries=%u reply=%s", names[result], id,
-	    log_q(m->env.rcpt[index].addr), m->env.rcpt[index].tries,
+	log_event("event=%s id=%s to=%s class=%s tries=%u reply=%s",
+	    info->event, id, log_q(r->addr), info->class, r->tries,
 	    log_q(text));
-	if (envelope_done(&m->env)) {
+	if (envelope_done(&m->env) && message_done(m) == 0) {
 		free(saved.error);
-		message_done(m);
 		ipc_conn_reply_ok(c, f->reqid);
-	} else if (store_write_envelope(&m->env) == -1) {
+		return;
+	}
+	if (store_write_envelope(&m->env) == -1) {
 		log_warn("id=%s cannot record result", id);
-		free(m->env.rcpt[index].error);
-		m->env.rcpt[index] = saved;
+		free(r->error);
+		*r = saved;
 		m->handed[index] = 1;
 		m->owner = c;
 		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
 		    "cannot record result");
-	} else {
-		free(saved.error);
-		queue_commit_update(c, f->reqid);
+		return;
 	}
+	free(saved.error);
+	queue_commit_update(c, f->reqid);
+	if (r->state == RCPT_DEFERRED)
+		queue_wake_at(r->next_try);
+	if (m->owner == NULL)
+		queue_wake();	/* recipients due while c held it */
 }
 
 /* LIST: one LIST_MSG per message, its unsettled LIST_RCPTs, LIST_END. */
@@ -458,7 +496,7 @@ handle_list(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		ipc_conn_close(c, "bad list frame");
 		return;
 	}
-	queue_expire_all(time(NULL));
+	queue_sweep(time(NULL));
 	for (m = sched_first(); m != NULL; m = sched_next(m)) {
 		for (n = 0, i = 0; i < m->env.nrcpt; i++)
 			n += m->env.rcpt[i].state != RCPT_DELIVERED;
@@ -496,6 +534,7 @@ handle_flush(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	sched_flush();
 	log_event("event=flush uid=%lu", (unsigned long)c->uid);
 	ipc_conn_reply_ok(c, f->reqid);
+	queue_wake();
 }
 
 static void

@@ -73,6 +73,44 @@ envelope_set_error(struct rcpt *r, const char *text)
 		r->error = xstrdup("");
 }
 
+/* An RFC 3463 status code: class, subject and detail, "5.1.1". */
+static int
+status_valid(const char *s)
+{
+	size_t	 subject, detail;
+
+	if (s[0] == '\0' || strchr("245", s[0]) == NULL || s[1] != '.')
+		return 0;
+	subject = strspn(s + 2, "0123456789");
+	if (subject < 1 || subject > 3 || s[2 + subject] != '.')
+		return 0;
+	detail = strspn(s + 3 + subject, "0123456789");
+	return detail >= 1 && detail <= 3 && s[3 + subject + detail] == '\0';
+}
+
+/*
+ * Record the status of a reply: its enhanced code ("550 5.1.1 ..." gives
+ * 5.1.1) when it has one of the same class as fallback, else fallback.
+ */
+void
+envelope_set_status(struct rcpt *r, const char *reply, const char *fallback)
+{
+	char	 code[RCPT_STATUS_LEN];
+	size_t	 n;
+
+	strlcpy(r->status, fallback, sizeof(r->status));
+	if (strspn(reply, "0123456789") != 3 ||
+	    (reply[3] != ' ' && reply[3] != '-') || reply[4] != fallback[0])
+		return;
+	n = strcspn(reply + 4, " \t\r\n");
+	if (n >= sizeof(code))
+		return;
+	memcpy(code, reply + 4, n);
+	code[n] = '\0';
+	if (status_valid(code))
+		strlcpy(r->status, code, sizeof(r->status));
+}
+
 void
 envelope_free(struct envelope *env)
 {
@@ -129,6 +167,8 @@ envelope_write(const struct envelope *env, FILE *fp)
 	fprintf(fp, "\nsize %lld\n", env->size);
 	if (env->uid != -1)
 		fprintf(fp, "uid %lld\n", env->uid);
+	if (env->warned)
+		fprintf(fp, "warned 1\n");
 	for (i = 0; i < env->nrcpt; i++) {
 		r = &env->rcpt[i];
 		fprintf(fp, "rcpt %s %u %lld ", rcpt_state_name(r->state),
@@ -136,6 +176,8 @@ envelope_write(const struct envelope *env, FILE *fp)
 		put_escaped(fp, r->addr);
 		fputc(' ', fp);
 		put_escaped(fp, r->error);
+		if (r->status[0] != '\0')
+			fprintf(fp, " %s", r->status);
 		fputc('\n', fp);
 	}
 	fprintf(fp, "end\n");
@@ -197,7 +239,7 @@ parse_state(const char *s, enum rcpt_state *state)
 	return -1;
 }
 
-/* "rcpt STATE TRIES NEXT_TRY ADDR ERROR" */
+/* "rcpt STATE TRIES NEXT_TRY ADDR ERROR [STATUS]" */
 static int
 parse_rcpt(struct envelope *env, char *value)
 {
@@ -210,7 +252,8 @@ parse_rcpt(struct envelope *env, char *value)
 	for (i = 0; i < 5; i++)
 		if ((f[i] = strsep(&p, " ")) == NULL || *f[i] == '\0')
 			return -1;
-	if (p != NULL || parse_state(f[0], &state) == -1 ||
+	if ((p != NULL && !status_valid(p)) ||
+	    parse_state(f[0], &state) == -1 ||
 	    parse_number(f[1], 0, 1000000, &tries) == -1 ||
 	    parse_number(f[2], 0, 1LL << 40, &next) == -1 ||
 	    unescape(f[3]) == -1 || *f[3] == '\0' || unescape(f[4]) == -1)
@@ -221,6 +264,8 @@ parse_rcpt(struct envelope *env, char *value)
 	r->tries = tries;
 	r->next_try = next;
 	envelope_set_error(r, f[4]);
+	if (p != NULL)
+		strlcpy(r->status, p, sizeof(r->status));
 	return 0;
 }
 
@@ -258,6 +303,11 @@ parse_line(struct envelope *env, char *line, unsigned int *seen)
 		*seen |= 16;
 		if (parse_number(value, 0, 0xffffffffLL, &env->uid) == -1)
 			return -1;
+	} else if (strcmp(key, "warned") == 0 && !(*seen & 32)) {
+		*seen |= 32;
+		if (strcmp(value, "1") != 0)
+			return -1;
+		env->warned = 1;
 	} else if (strcmp(key, "rcpt") == 0) {
 		return parse_rcpt(env, value);
 	} else

@@ -10,6 +10,8 @@
 
 #include "ipc.h"	/* QUEUE_ID_LEN */
 
+#define RCPT_STATUS_LEN	10	/* "5.123.456" and a NUL */
+
 enum rcpt_state {
 	RCPT_PENDING,		/* not tried yet */
 	RCPT_DEFERRED,		/* failed temporarily; retry at next_try */
@@ -23,6 +25,7 @@ struct rcpt {
 	unsigned int	 tries;
 	time_t		 next_try;
 	char		*error;		/* last remote reply or reason; "" */
+	char		 status[RCPT_STATUS_LEN];	/* RFC 3463, or "" */
 };
 
 struct envelope {
@@ -31,6 +34,7 @@ struct envelope {
 	char		*sender;	/* "" is the null sender */
 	long long	 uid;		/* local submitter, or -1 */
 	long long	 size;		/* bytes in ID.msg */
+	int		 warned;	/* the sender was told of a delay */
 	size_t		 nrcpt;
 	struct rcpt	*rcpt;
 };
@@ -38,6 +42,7 @@ struct envelope {
 void	 envelope_init(struct envelope *, const char *);
 void	 envelope_add_rcpt(struct envelope *, const char *);
 void	 envelope_set_error(struct rcpt *, const char *);
+void	 envelope_set_status(struct rcpt *, const char *, const char *);
 int	 envelope_write(const struct envelope *, FILE *);
 int	 envelope_read(struct envelope *, FILE *, const char **);
 void	 envelope_free(struct envelope *);

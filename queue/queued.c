@@ -8,10 +8,11 @@
  *	Creates message files and passes their descriptors to smtpd and to
  *	sendmail, commits messages durably before anyone says "accepted",
  *	schedules delivery, hands due messages to delivery agents and records
- *	their per-recipient results, retries with back-off and expires what
- *	stayed too long.  Two sockets in run_directory:
- *	queued.sock	for the other daemons and ferry-control (uid 0 or
- *			queued's own), see doc/ipc.md;
+ *	their per-recipient results, retries with back-off, expires what
+ *	stayed too long and bounces what failed to its sender.  Two sockets
+ *	in run_directory:
+ *	queued.sock	for the other daemons and ferry-control (uid 0,
+ *			queued's own, or relay_user's), see doc/ipc.md;
  *	submit.sock	for local submission by sendmail, any local user; the
  *			peer uid goes into the Received header and the log.
  *
@@ -19,7 +20,7 @@
  *	queue_directory, run_directory, log_directory, log_syslog,
  *	myhostname, myorigin, max_message_size, max_recipients,
  *	queue_min_free, retry_min, retry_max, queue_lifetime,
- *	bounce_lifetime, queue_user.
+ *	bounce_lifetime, delay_warning_time, queue_user, relay_user.
  *
  * FILES AND PRIVILEGES
  *	Started as root, it binds its sockets, hands the spool to queue_user,
@@ -32,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,15 +54,16 @@
 #include "store.h"
 #include "util.h"
 
-#define EXPIRE_INTERVAL	10	/* seconds between expiry sweeps */
+#define SWEEP_INTERVAL	10	/* seconds between sweeps (expiry, warnings) */
 
 static struct daemon_ctx	 qd;
 static struct event_base	*qbase;
+static uid_t			 relay_uid;	/* relayd's, on queued.sock */
 
 static int
 allow_daemon_uid(uid_t uid)
 {
-	return uid == 0 || uid == geteuid();
+	return uid == 0 || uid == geteuid() || uid == relay_uid;
 }
 
 static int
@@ -96,12 +99,12 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 }
 
 static void
-on_expire_timer(evutil_socket_t fd, short events, void *arg)
+on_sweep_timer(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
 	(void)arg;
-	queue_expire_all(time(NULL));
+	queue_sweep(time(NULL));
 }
 
 static void
@@ -136,6 +139,32 @@ listen_socket(const struct privsep *ps, const char *name, mode_t mode)
 	return s;
 }
 
+/*
+ * Started as root, relayd runs as relay_user and must reach queued.sock:
+ * its uid is admitted and the socket's group becomes its group, mode
+ * 0660.  Otherwise every daemon runs as the invoking user, queued's own.
+ */
+static void
+admit_relayd(const struct privsep *ps)
+{
+	struct passwd	*pw;
+	char		 path[PATH_MAX];
+
+	relay_uid = ps->uid;
+	if (!ps->as_root)
+		return;
+	if ((pw = getpwnam(qd.conf.relay_user)) == NULL) {
+		log_warnx("unknown relay_user %s: relayd cannot connect",
+		    qd.conf.relay_user);
+		return;
+	}
+	relay_uid = pw->pw_uid;
+	if (path_join(path, sizeof(path), qd.conf.run_directory,
+	    "queued.sock") == -1 || chown(path, ps->uid, pw->pw_gid) == -1 ||
+	    chmod(path, 0660) == -1)
+		fatal("cannot open queued.sock to %s", qd.conf.relay_user);
+}
+
 static void
 add_signal(int sig)
 {
@@ -150,8 +179,8 @@ int
 main(int argc, char **argv)
 {
 	struct privsep	 ps;
-	struct event	*expire;
-	struct timeval	 tv = { EXPIRE_INTERVAL, 0 };
+	struct event	*sweep;
+	struct timeval	 tv = { SWEEP_INTERVAL, 0 };
 	int		 private_sock, public_sock;
 
 	daemon_setup(&qd, "queued", argc, argv);
@@ -161,6 +190,7 @@ main(int argc, char **argv)
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
 	private_sock = listen_socket(&ps, "queued.sock", 0600);
+	admit_relayd(&ps);
 	public_sock = listen_socket(&ps, "submit.sock", 0666);
 	tzset();		/* Date headers keep the zone inside the chroot */
 	signal(SIGPIPE, SIG_IGN);
@@ -175,15 +205,17 @@ main(int argc, char **argv)
 		fatal("open spool");
 	if (store_recover(queue_load, NULL) == -1)
 		fatal("recover spool");
+	queue_sweep(time(NULL));	/* bounces a crash left unsent */
+	queue_wake_init(qbase);
 	if (ipc_server_listen(qbase, private_sock, &private_service) == -1 ||
 	    ipc_server_listen(qbase, public_sock, &public_service) == -1)
 		fatalx("cannot serve sockets");
 	add_signal(SIGTERM);
 	add_signal(SIGINT);
 	add_signal(SIGHUP);
-	expire = event_new(qbase, -1, EV_PERSIST, on_expire_timer, NULL);
-	if (expire == NULL || event_add(expire, &tv) == -1)
-		fatalx("cannot start expiry timer");
+	sweep = event_new(qbase, -1, EV_PERSIST, on_sweep_timer, NULL);
+	if (sweep == NULL || event_add(sweep, &tv) == -1)
+		fatalx("cannot start the sweep timer");
 	log_event("event=start queue=%s messages=%zu",
 	    log_q(qd.conf.queue_directory), sched_count());
 	event_base_dispatch(qbase);

@@ -21,12 +21,20 @@ void	 queue_private_frame(struct ipc_conn *, struct ipc_frame *);
 void	 queue_public_frame(struct ipc_conn *, struct ipc_frame *);
 void	 queue_conn_closed(struct ipc_conn *);
 void	 queue_load(struct envelope *, void *);
-void	 queue_expire_all(time_t);
+void	 queue_sweep(time_t);
 
 /* commit.c: replies that wait for the shared directory fsync */
 void	 queue_commit_init(struct event_base *);
 void	 queue_commit_new(struct ipc_conn *, uint32_t, struct envelope *);
 void	 queue_commit_update(struct ipc_conn *, uint32_t);
 void	 queue_commit_forget(struct ipc_conn *);
+void	 queue_commit_schedule(struct envelope *);
+
+/* wake.c: WAKE for delivery agents waiting after NO_WORK */
+void	 queue_wake_init(struct event_base *);
+void	 queue_wake_at(time_t);
+void	 queue_wake_sleep(struct ipc_conn *);
+void	 queue_wake_forget(struct ipc_conn *);
+void	 queue_wake(void);
 
 #endif

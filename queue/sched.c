@@ -101,6 +101,23 @@ rcpt_due(const struct rcpt *r, time_t now)
 	    (r->state == RCPT_DEFERRED && r->next_try <= now);
 }
 
+/* The oldest message nobody holds with a recipient due; NULL if none. */
+struct qmsg *
+sched_first_due(time_t now)
+{
+	struct qmsg	*m;
+	size_t		 i;
+
+	TAILQ_FOREACH(m, &sched_list, by_arrival) {
+		if (m->owner != NULL)
+			continue;
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (rcpt_due(&m->env.rcpt[i], now))
+				return m;
+	}
+	return NULL;
+}
+
 /*
  * Hand the oldest message with due recipients to owner; its due
  * recipients are marked in m->handed.  NULL if nothing is due.
@@ -110,20 +127,32 @@ sched_take_due(void *owner, time_t now)
 {
 	struct qmsg	*m;
 	size_t		 i;
-	int		 due;
 
-	TAILQ_FOREACH(m, &sched_list, by_arrival) {
-		if (m->owner != NULL)
-			continue;
-		for (due = 0, i = 0; i < m->env.nrcpt; i++)
-			if ((m->handed[i] = rcpt_due(&m->env.rcpt[i], now)))
-				due = 1;
-		if (due) {
-			m->owner = owner;
-			return m;
+	if ((m = sched_first_due(now)) == NULL)
+		return NULL;
+	for (i = 0; i < m->env.nrcpt; i++)
+		m->handed[i] = rcpt_due(&m->env.rcpt[i], now);
+	m->owner = owner;
+	return m;
+}
+
+/* The earliest retry time after now of a deferred recipient; 0 if none. */
+time_t
+sched_next_retry(time_t now)
+{
+	struct qmsg		*m;
+	const struct rcpt	*r;
+	time_t			 next = 0;
+	size_t			 i;
+
+	TAILQ_FOREACH(m, &sched_list, by_arrival)
+		for (i = 0; i < m->env.nrcpt; i++) {
+			r = &m->env.rcpt[i];
+			if (r->state == RCPT_DEFERRED && r->next_try > now &&
+			    (next == 0 || r->next_try < next))
+				next = r->next_try;
 		}
-	}
-	return NULL;
+	return next;
 }
 
 /* The owner went away: what it held is available again. */
@@ -154,6 +183,23 @@ sched_backoff(const struct envelope *env, time_t now)
 	return now + (delay > 0 ? delay : 1);
 }
 
+static const struct result_info	 results[] = {
+	[RESULT_DELIVERED] =	 { "delivered", "delivered", "2.0.0" },
+	[RESULT_TEMP] =		 { "deferred", "temp", "4.0.0" },
+	[RESULT_PERM] =		 { "failed", "perm", "5.0.0" },
+	[RESULT_UNREACHABLE] =	 { "deferred", "unreachable", "4.4.1" },
+	[RESULT_RELAY_REFUSED] = { "failed", "relay-refused", "5.7.1" }
+};
+
+/* How a result is logged and reported; NULL if there is no such result. */
+const struct result_info *
+sched_result_info(uint32_t result)
+{
+	if (result >= sizeof(results) / sizeof(results[0]))
+		return NULL;
+	return &results[result];
+}
+
 void
 sched_result(struct qmsg *m, size_t i, enum delivery_result result,
     const char *text, time_t now)
@@ -165,15 +211,18 @@ sched_result(struct qmsg *m, size_t i, enum delivery_result result,
 		m->owner = NULL;
 	r->tries++;
 	envelope_set_error(r, text);
+	envelope_set_status(r, text, results[result].status);
 	switch (result) {
 	case RESULT_DELIVERED:
 		r->state = RCPT_DELIVERED;
 		break;
 	case RESULT_TEMP:
+	case RESULT_UNREACHABLE:
 		r->state = RCPT_DEFERRED;
 		r->next_try = sched_backoff(&m->env, now);
 		break;
 	case RESULT_PERM:
+	case RESULT_RELAY_REFUSED:
 		r->state = RCPT_FAILED;
 		break;
 	}
@@ -205,6 +254,8 @@ sched_expire(struct qmsg *m, time_t now)
 		    r->error[0] != '\0' ? "; last error: " : "", r->error);
 		r->state = RCPT_FAILED;
 		envelope_set_error(r, why);
+		/* RFC 3463: delivery time expired */
+		strlcpy(r->status, "4.4.7", sizeof(r->status));
 		n++;
 	}
 	return n;

@@ -9,15 +9,25 @@
 #include <sys/queue.h>
 #include <sys/tree.h>
 
+#include <stdint.h>
 #include <time.h>
 
 #include "config.h"
 #include "envelope.h"
 
+/* What a delivery agent reports for one recipient (doc/ipc.md). */
 enum delivery_result {
 	RESULT_DELIVERED = 0,
-	RESULT_TEMP = 1,
-	RESULT_PERM = 2
+	RESULT_TEMP = 1,		/* 4xx: deferred */
+	RESULT_PERM = 2,		/* 5xx: failed */
+	RESULT_UNREACHABLE = 3,		/* no server answered: deferred */
+	RESULT_RELAY_REFUSED = 4	/* the server will not relay: failed */
+};
+
+struct result_info {
+	const char	*event;		/* delivered, deferred or failed */
+	const char	*class;		/* class= in the log */
+	const char	*status;	/* RFC 3463, if the reply has none */
 };
 
 struct qmsg {
@@ -34,9 +44,12 @@ void		 sched_remove(struct qmsg *);
 struct qmsg	*sched_find(const char *);
 struct qmsg	*sched_first(void);
 struct qmsg	*sched_next(struct qmsg *);
+struct qmsg	*sched_first_due(time_t);
 struct qmsg	*sched_take_due(void *, time_t);
+time_t		 sched_next_retry(time_t);
 void		 sched_release(void *);
 int		 sched_expire(struct qmsg *, time_t);
+const struct result_info *sched_result_info(uint32_t);
 void		 sched_result(struct qmsg *, size_t, enum delivery_result,
 		    const char *, time_t);
 void		 sched_flush(void);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "message.h"
 #include "submit.h"
 #include "util.h"
 
@@ -89,53 +90,12 @@ queue_set_sender(struct envelope *env, const char *addr, const char *origin,
 	return 0;
 }
 
-/*
- * Read one physical line, without its ending, into buf (at most size-1
- * bytes; a longer line is returned in pieces).  CRLF, LF and a bare CR all
- * end a line.  Returns the length, or -1 at end of input; *ended says
- * whether a line ending was consumed.
- */
-static ssize_t
-read_line(FILE *in, char *buf, size_t size, int *ended)
-{
-	size_t	 n = 0;
-	int	 c;
-
-	*ended = 0;
-	while (n + 1 < size && (c = getc_unlocked(in)) != EOF) {
-		if (c == '\n' || c == '\r') {
-			if (c == '\r' && (c = getc_unlocked(in)) != '\n' &&
-			    c != EOF)
-				ungetc(c, in);
-			*ended = 1;
-			break;
-		}
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	if (n == 0 && !*ended)
-		return -1;
-	return n;
-}
-
 static int
 field_is(const char *field, const char *name)
 {
 	size_t	 n = strlen(name);
 
 	return strncasecmp(field, name, n) == 0 && field[n] == ':';
-}
-
-/* A header line: a field name of printable ASCII but ':', then ':'. */
-static int
-is_header_start(const char *line)
-{
-	const char	*p;
-
-	for (p = line; *p != '\0' && *p != ':'; p++)
-		if (*p < 33 || *p > 126)
-			return 0;
-	return *p == ':' && p > line;
 }
 
 static int
@@ -197,17 +157,6 @@ field_append(struct rewrite *rw, const char *line, size_t n)
 	return 0;
 }
 
-static void
-write_date(FILE *out, time_t now)
-{
-	char		 buf[64];
-	struct tm	 tm;
-
-	localtime_r(&now, &tm);
-	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	fputs(buf, out);
-}
-
 /* Write the From header a local user's message lacks. */
 static void
 write_from(struct rewrite *rw)
@@ -239,7 +188,7 @@ write_missing_headers(struct rewrite *rw, time_t now)
 		    rw->req->conf->myhostname);
 	if (!rw->has_date) {
 		fputs("Date: ", rw->out);
-		write_date(rw->out, now);
+		message_write_date(rw->out, now);
 		fputs("\r\n", rw->out);
 	}
 	if (!rw->has_from)
@@ -256,7 +205,7 @@ rewrite_headers(struct rewrite *rw, char *line, size_t size, ssize_t *lenp)
 	ssize_t	 n;
 	int	 ended, first = 1;
 
-	while ((n = read_line(rw->in, line, size, &ended)) != -1) {
+	while ((n = message_read_line(rw->in, line, size, &ended)) != -1) {
 		if (first && strncmp(line, "From ", 5) == 0) {
 			first = 0;
 			continue;	/* an mbox separator, as Postfix drops */
@@ -271,7 +220,7 @@ rewrite_headers(struct rewrite *rw, char *line, size_t size, ssize_t *lenp)
 		}
 		if (flush_field(rw) == -1)
 			return -1;
-		if (!is_header_start(line) || (size_t)n == size - 1) {
+		if (!message_header_start(line) || (size_t)n == size - 1) {
 			*lenp = n;
 			return ended ? 1 : 2;
 		}
@@ -322,7 +271,7 @@ rewrite_message(struct rewrite *rw, time_t now)
 	fprintf(rw->out, "Received: by %s (Ferry, from userid %lu)\r\n"
 	    "\tid %s; ", rw->req->conf->myhostname,
 	    (unsigned long)rw->req->uid, rw->env->id);
-	write_date(rw->out, now);
+	message_write_date(rw->out, now);
 	fputs("\r\n", rw->out);
 	line = xmalloc(FIELD_MAX);
 	r = rewrite_headers(rw, line, FIELD_MAX, &n);

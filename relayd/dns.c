@@ -1,8 +1,9 @@
 /*
  * dns.c: MX, A and AAAA lookups with the system resolver (res_query), in
  * preference order, with the RFC 5321 section 5 fallback to the domain's
- * own address when it has no MX.  Smarthosts named [host] skip MX and use
- * getaddrinfo(), which also knows /etc/hosts.
+ * own address when it has no MX.  Smarthosts named [host] skip MX; a name
+ * DNS does not know is tried with getaddrinfo(), which also reads
+ * /etc/hosts and takes address literals.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -181,8 +182,11 @@ dns_destination(const struct route *r, const char *domain, int mx_port,
 	int		 i, n = 0, nmx;
 
 	*klass = RELAY_UNREACHABLE;
-	if (r->kind == ROUTE_SMARTHOST)
-		n = lookup_smarthost(name, port, out);
+	if (r->kind == ROUTE_SMARTHOST) {
+		n = lookup_addresses(name, port, out, 0);
+		if (n == 0)
+			n = lookup_smarthost(name, port, out);
+	}
 	else if (name[0] == '[')
 		n = lookup_literal(name, port, out);
 	else if ((nmx = lookup_mx(name, mx)) == -1) {

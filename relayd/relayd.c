@@ -519,22 +519,33 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 		event_base_loopbreak(rbase);
 }
 
-/* "user password" from relay_auth_file, read while still root. */
+/*
+ * "user password" from relay_auth_file, read while still root.  The
+ * password is the rest of the line: it may hold blanks.
+ */
 static void
 read_auth(const char *path)
 {
 	FILE	*fp;
-	char	 line[600];
+	char	 line[600], *pass;
 
 	if (*path == '\0')
 		return;
 	if ((fp = fopen(path, "re")) == NULL)
 		fatal("relay_auth_file %s", path);
-	if (fgets(line, sizeof(line), fp) == NULL ||
-	    sscanf(line, "%255s %255s", rauth.user, rauth.password) != 2)
-		fatalx("%s: expected \"user password\"", path);
-	explicit_bzero(line, sizeof(line));
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
 	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	if ((pass = strchr(line, ' ')) == NULL || pass == line ||
+	    pass[1] == '\0')
+		fatalx("%s: expected \"user password\"", path);
+	*pass++ = '\0';
+	if (strlcpy(rauth.user, line, sizeof(rauth.user)) >=
+	    sizeof(rauth.user) || strlcpy(rauth.password, pass,
+	    sizeof(rauth.password)) >= sizeof(rauth.password))
+		fatalx("%s: user or password too long", path);
+	explicit_bzero(line, sizeof(line));
 }
 
 /* Create the fixed part of a maildir route for relay_user. */

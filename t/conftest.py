@@ -50,7 +50,9 @@ START_TIMEOUT = 10          # daemon start until it answers ping
 STOP_TIMEOUT = 10           # SIGTERM until SIGKILL
 TEST_TIMEOUT = 120          # default watchdog per test
 
-DAEMON_USERS = {"queued": "ferry-queue"}
+DAEMON_USERS = {"queued": "ferry-queue", "relayd": "ferry-relay"}
+# the ferry.conf key naming each daemon's user
+DAEMON_USER_KEYS = {"queued": "queue_user", "relayd": "relay_user"}
 
 HOSTNAME = "mx.ferry.test"
 ORIGIN = "ferry.test"
@@ -109,13 +111,52 @@ def run(argv, input=None, timeout=CMD_TIMEOUT, env=None, check=False):
         cwd=str(REPO))
 
 
-def daemon_env():
+def daemon_env(extra=None):
     """The environment for a daemon.  Under SAN=1, LeakSanitizer cannot
     work in a chrooted daemon without /proc and would turn every clean
-    exit into status 1, so leak checks are off there unless asked for."""
+    exit into status 1, so leak checks are off there unless asked for.
+    extra: more variables (e.g. LD_PRELOAD for libresolv-wrapper); with
+    LD_PRELOAD, ASan's check that it comes first is turned off."""
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+    if extra:
+        env.update({k: str(v) for k, v in extra.items()})
+        if "LD_PRELOAD" in extra and "verify_asan_link_order" not in \
+                env["ASAN_OPTIONS"]:
+            env["ASAN_OPTIONS"] += ":verify_asan_link_order=0"
     return env
+
+
+def child_pids(pid):
+    """Every descendant of pid (from /proc), deepest last."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out = []
+    todo = [pid]
+    while todo:
+        p = todo.pop(0)
+        for c in kids.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def login_name():
@@ -275,6 +316,8 @@ class Ferry:
             myorigin=ORIGIN,
         )
         self.daemons = {}
+        self.daemon_extra_env = {}      # name -> dict, kept for restarts
+        self.orphans = []
         self.write_conf(**(conf or {}))
 
     # configuration
@@ -312,15 +355,21 @@ class Ferry:
         return self.log_dir / ("%s.log" % name)
 
     # daemons
-    def start(self, name="queued", wait=True, args=()):
+    def start(self, name="queued", wait=True, args=(), env=None):
+        """Start bin/NAME -f -c CONF.  env: extra environment variables
+        for this daemon, remembered for later start()s and restart()s of
+        it (env={} forgets them).  relayd needs queued running first."""
         if name in self.daemons and self.daemons[name].alive():
             raise RuntimeError("%s is already running" % name)
         exe = BIN / name
         if not exe.exists():
             pytest.fail("%s not built (run make)" % exe, pytrace=False)
+        if env is not None:
+            self.daemon_extra_env[name] = dict(env)
         user = DAEMON_USERS.get(name)
         if os.geteuid() == 0 and user and not user_exists(
-                self.conf.get("queue_user", user)):
+                self.conf.get(DAEMON_USER_KEYS.get(name, "queue_user"),
+                user)):
             pytest.fail("running as root but user %s does not exist "
                 "(etc/install-deps creates it)" % user, pytrace=False)
         out_path = self.base / ("%s.stdout" % name)
@@ -331,7 +380,8 @@ class Ferry:
             proc = subprocess.Popen([str(exe), "-f", "-c",
                 str(self.conf_path), *map(str, args)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                cwd=str(self.base), env=daemon_env())
+                cwd=str(self.base),
+                env=daemon_env(self.daemon_extra_env.get(name)))
         d = Daemon(name, proc, out_path, err_path)
         self.daemons[name] = d
         if wait:
@@ -373,6 +423,7 @@ class Ferry:
         if d is None:
             return None
         d.expect_exit = True
+        kids = child_pids(d.pid) if d.alive() else []
         if d.alive():
             try:
                 os.kill(d.pid, sig)
@@ -383,11 +434,46 @@ class Ferry:
             except subprocess.TimeoutExpired:
                 os.kill(d.pid, signal.SIGKILL)
                 d.proc.wait(timeout=timeout)
+        self._reap_orphans(name, kids, sig, timeout)
         return d.proc.returncode
+
+    def _reap_orphans(self, name, pids, sig, timeout):
+        """Processes a daemon forked must end with it (relayd's workers):
+        wait for them, then SIGKILL and remember the survivors in
+        self.orphans, which fails the test.  A SIGKILLed daemon cannot
+        tell its children, so only a graceful stop is judged."""
+        deadline = time.monotonic() + timeout
+        alive = list(pids)
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if _pid_alive(p)]
+            if alive:
+                time.sleep(0.05)
+        for p in alive:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if alive and sig != signal.SIGKILL:
+            self.orphans.append("%s: process(es) %r outlived it by %ds" %
+                (name, alive, timeout))
 
     def kill(self, name="queued"):
         """SIGKILL: a crash."""
         return self.stop(name, sig=signal.SIGKILL)
+
+    def kill_tree(self, name="relayd"):
+        """SIGKILL a daemon and every process it forked (relayd's
+        delivery workers), by pid: the whole service crashes at once."""
+        d = self.daemons[name]
+        d.expect_exit = True
+        pids = child_pids(d.pid) if d.alive() else []
+        for p in [d.pid] + pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        d.proc.wait(timeout=STOP_TIMEOUT)
+        return pids
 
     def restart(self, name="queued", wait=True):
         self.stop(name)
@@ -400,7 +486,8 @@ class Ferry:
         """Stop every daemon; returns names of daemons that had died
         without being told to."""
         died = []
-        for name, d in list(self.daemons.items()):
+        # the last started first: relayd before the queued it talks to
+        for name, d in reversed(list(self.daemons.items())):
             if not d.expect_exit and not d.alive():
                 died.append(name)
             self.stop(name)
@@ -563,6 +650,7 @@ def ferry_factory(request):
     problems = []
     for f in made:
         died = f.stop_all()
+        problems.extend(f.orphans)
         for name in died:
             problems.append("%s (pid %d) died during the test with "
                 "status %s\n%s" % (name, f.daemons[name].pid,

@@ -46,13 +46,14 @@ LIST_RCPT = 32
 LIST_END = 33
 FLUSH = 34
 DELETE = 35
+WAKE = 36
 
 NAMES = {v: k for k, v in dict(globals()).items()
      if k.isupper() and isinstance(v, int) and not k.startswith("TAG_")
      and k not in ("MAX_FRAME", "VERSION")}
 
 # Report results and recipient states.
-DELIVERED, TEMPFAIL, PERMFAIL = 0, 1, 2
+DELIVERED, TEMPFAIL, PERMFAIL, UNREACHABLE, RELAY_REFUSED = 0, 1, 2, 3, 4
 PENDING, DEFERRED, RCPT_DELIVERED, FAILED = 0, 1, 2, 3
 
 SUBMIT_FLAG_T = 1
@@ -172,6 +173,7 @@ class Conn:
         self.sock.connect(self.path)
         self.next_reqid = 1
         self.peer_hello = None
+        self.wakes = 0          # WAKE frames expect() passed over
         if hello is not None:
             self.hello(hello)
 
@@ -235,7 +237,13 @@ class Conn:
         return reqid
 
     def expect(self, *types, timeout=None, reqid=None):
+        """The next frame, which must be of one of types.  A WAKE may
+        come between any two frames: unless asked for, it is counted in
+        self.wakes and passed over."""
         f = self.recv_frame(timeout)
+        while f.type == WAKE and WAKE not in types:
+            self.wakes += 1
+            f = self.recv_frame(timeout)
         if f.type not in types:
             if f.fd is not None:
                 os.close(f.fd)
@@ -293,6 +301,18 @@ class Conn:
             r = self.expect(WORK_RCPT, timeout=timeout)
             rcpts.append((r.fields[0], r.fields[1]))
         return Work(msgid, sender, size, f.fd, rcpts)
+
+    def wait_wake(self, timeout=None):
+        """True once a WAKE has come (now or passed over before); the
+        count goes down by one.  False if none comes within timeout."""
+        if self.wakes == 0:
+            try:
+                self.expect(WAKE, timeout=timeout)
+            except Timeout:
+                return False
+            self.wakes += 1
+        self.wakes -= 1
+        return True
 
     def report(self, msgid, index, result, text=""):
         return self.request(REPORT, msgid, U32(index), U32(result),

@@ -3,13 +3,15 @@ deferral and retry, flush, expiry, persistence, DELETE."""
 
 import errno
 import os
+import pwd
 import stat
 import time
 
 import pytest
 
 import ferryipc as ipc
-from conftest import ORIGIN, fetch_work, login_name, parse_mailq, wait_for
+from conftest import (ORIGIN, fetch_work, login_name, parse_mailq,
+    user_exists, wait_for)
 
 SENDER = "%s@%s" % (login_name(), ORIGIN)
 
@@ -36,6 +38,15 @@ def states(ferry, msgid):
 
 def assert_report_ok(reply):
     assert reply.type == ipc.OK, reply
+
+
+def fetch_all(relayd):
+    """FETCH until NO_WORK; the Works, closed."""
+    got = []
+    while (w := relayd.fetch()) is not None:
+        w.close()
+        got.append(w)
+    return got
 
 
 def test_fetch_on_empty_queue_returns_no_work(ferry):
@@ -299,7 +310,9 @@ def test_queue_lifetime_expires_pending_recipients(ferry):
     wait_for(expired, timeout=8, interval=0.25,
         what="expiry of %s (log: %s)" % (msgid, ferry.log()[-500:]))
     with ferry.ipc() as relayd:
-        assert relayd.fetch() is None
+        # what is left is the bounce to the sender, not the message
+        assert [(w.sender, w.rcpts) for w in fetch_all(relayd)] == [
+            ("", [(0, SENDER)])]
 
 
 @pytest.mark.ferry_conf(queue_lifetime="2s")
@@ -312,18 +325,18 @@ def test_queue_lifetime_expires_deferred_recipients(ferry):
         deadline = time.monotonic() + 8
         while True:
             relayd.flush()
-            w = relayd.fetch()
-            if w is not None:
+            for w in fetch_all(relayd):
                 # one last attempt after the lifetime is fine (Postfix)
-                w.close()
-                relayd.report(msgid, 0, ipc.TEMPFAIL, "451 still later")
+                if w.id == msgid:
+                    relayd.report(msgid, 0, ipc.TEMPFAIL,
+                        "451 still later")
             st = states(ferry, msgid)
             if ferry.log_events("expire", id=msgid) and (
                     st is None or st == {"a@example.test": ipc.FAILED}):
                 break
             assert time.monotonic() < deadline, (st, ferry.log())
             time.sleep(0.25)
-        assert relayd.fetch() is None
+        assert msgid not in [w.id for w in fetch_all(relayd)]
 
 
 def test_delivery_state_persists_across_restart(ferry):
@@ -393,3 +406,125 @@ def test_list_on_public_socket_matches_private(ferry):
         private = priv.list()
     assert public == private
     assert len(public) == 1
+
+
+@pytest.mark.parametrize("result, event, cls", [
+    (ipc.DELIVERED, "delivered", "delivered"),
+    (ipc.TEMPFAIL, "deferred", "temp"),
+    (ipc.PERMFAIL, "failed", "perm"),
+    (ipc.UNREACHABLE, "deferred", "unreachable"),
+    (ipc.RELAY_REFUSED, "failed", "relay-refused")])
+def test_report_is_logged_with_its_class(ferry, result, event, cls):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, result, "5xx or so"))
+    (e,) = ferry.log_events(event, id=msgid)
+    assert (e["to"], e["class"], e["reply"]) == ("a@example.test", cls,
+        "5xx or so")
+
+
+def test_wake_after_a_commit(ferry):
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None
+        msgid = ferry.submit("a@example.test")
+        assert relayd.wait_wake(timeout=3), "no WAKE after a commit"
+        w = relayd.fetch()
+        w.close()
+        assert w.id == msgid
+        # one WAKE per NO_WORK: none while it has not asked again
+        ferry.submit("b@example.test")
+        assert not relayd.wait_wake(timeout=0.5)
+
+
+def test_wake_is_sent_once_per_no_work(ferry):
+    with ferry.ipc() as relayd:
+        assert relayd.fetch() is None
+        assert relayd.fetch() is None
+        ferry.submit("a@example.test")
+        ferry.submit("b@example.test")
+        assert relayd.wait_wake(timeout=3)
+        assert not relayd.wait_wake(timeout=0.5)
+
+
+def test_no_wake_without_no_work(ferry):
+    with ferry.ipc() as relayd, ferry.ipc() as idle:
+        assert idle.fetch() is None
+        ferry.submit("a@example.test")
+        assert idle.wait_wake(timeout=3)
+        assert not relayd.wait_wake(timeout=0.5)
+
+
+def test_wake_after_flush(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+        assert relayd.fetch() is None
+        assert not relayd.wait_wake(timeout=0.3)
+        r = ferry.sendmail("-q")
+        assert r.returncode == 0, r.stderr
+        assert relayd.wait_wake(timeout=3), "no WAKE after a flush"
+        w = relayd.fetch()
+        w.close()
+        assert w.id == msgid
+
+
+@pytest.mark.ferry_conf(retry_min="1s", retry_max="1s")
+def test_wake_when_a_retry_time_passes(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "451 later"))
+        next_try = message(ferry, msgid)["rcpts"][0]["next_try"]
+        assert relayd.fetch() is None
+        assert relayd.wait_wake(timeout=4), "no WAKE at the retry time"
+        assert time.time() >= next_try
+        w = relayd.fetch()
+        w.close()
+        assert w.id == msgid
+
+
+def test_wake_when_a_vanished_agent_gives_a_message_back(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as idle:
+        holder = ferry.ipc()
+        fetch_work(holder).close()
+        assert idle.fetch() is None
+        holder.close()
+        assert idle.wait_wake(timeout=3)
+        w = idle.fetch()
+        w.close()
+        assert w.id == msgid
+
+
+def fetch_as(ferry, user):
+    """FETCH on queued.sock from a child running as user: 0 if it got
+    NO_WORK, 1 if it was kept out."""
+    pw = pwd.getpwnam(user)
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            with ferry.ipc(timeout=3) as c:
+                code = 0 if c.fetch() is None else 2
+        except (OSError, ipc.IPCError):
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not user_exists("ferry-relay") or
+    not user_exists("ferry-lic"), reason="needs root and the Ferry users")
+def test_private_socket_serves_relay_user(ferry):
+    assert fetch_as(ferry, "ferry-relay") == 0
+    assert fetch_as(ferry, "nobody") == 1
+    ferry.write_conf(relay_user="ferry-lic")
+    ferry.restart()
+    assert fetch_as(ferry, "ferry-lic") == 0
+    assert fetch_as(ferry, "ferry-relay") == 1

@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <libutil.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -86,4 +89,30 @@ daemon_detach(struct daemon_ctx *d)
 		fatal("daemon");
 	if (pidfile_write(d->pidfh) == -1)
 		fatal("pidfile_write");
+}
+
+static void
+daemon_on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	(void)events;
+	if (sig == SIGHUP) {
+		log_reopen();
+		log_event("event=reopen");
+	} else
+		event_base_loopbreak(arg);
+}
+
+/* SIGTERM and SIGINT end the event loop; SIGHUP reopens the log. */
+void
+daemon_signals(struct event_base *base)
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event		*ev;
+	size_t			 i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if ((ev = evsignal_new(base, sigs[i], daemon_on_signal,
+		    base)) == NULL || evsignal_add(ev, NULL) == -1)
+			fatalx("cannot handle signal %d", sigs[i]);
 }

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+struct event_base;
 struct pidfh;
 
 struct daemon_ctx {
@@ -20,5 +21,6 @@ struct daemon_ctx {
 void	 daemon_setup(struct daemon_ctx *, const char *, int, char **);
 int	 daemon_mkdir(const char *, mode_t);
 void	 daemon_detach(struct daemon_ctx *);
+void	 daemon_signals(struct event_base *);
 
 #endif

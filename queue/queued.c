@@ -87,18 +87,6 @@ queue_conf(void)
 }
 
 static void
-on_signal(evutil_socket_t sig, short events, void *arg)
-{
-	(void)events;
-	(void)arg;
-	if (sig == SIGHUP) {
-		log_reopen();
-		log_event("event=reopen");
-	} else
-		event_base_loopbreak(qbase);
-}
-
-static void
 on_sweep_timer(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
@@ -165,16 +153,6 @@ admit_relayd(const struct privsep *ps)
 		fatal("cannot open queued.sock to %s", qd.conf.relay_user);
 }
 
-static void
-add_signal(int sig)
-{
-	struct event	*ev;
-
-	if ((ev = evsignal_new(qbase, sig, on_signal, NULL)) == NULL ||
-	    evsignal_add(ev, NULL) == -1)
-		fatalx("cannot handle signal %d", sig);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -193,7 +171,6 @@ main(int argc, char **argv)
 	admit_relayd(&ps);
 	public_sock = listen_socket(&ps, "submit.sock", 0666);
 	tzset();		/* Date headers keep the zone inside the chroot */
-	signal(SIGPIPE, SIG_IGN);
 	daemon_detach(&qd);
 	privsep_drop(&ps, qd.conf.queue_directory, 1);
 
@@ -210,9 +187,7 @@ main(int argc, char **argv)
 	if (ipc_server_listen(qbase, private_sock, &private_service) == -1 ||
 	    ipc_server_listen(qbase, public_sock, &public_service) == -1)
 		fatalx("cannot serve sockets");
-	add_signal(SIGTERM);
-	add_signal(SIGINT);
-	add_signal(SIGHUP);
+	daemon_signals(qbase);
 	sweep = event_new(qbase, -1, EV_PERSIST, on_sweep_timer, NULL);
 	if (sweep == NULL || event_add(sweep, &tv) == -1)
 		fatalx("cannot start the sweep timer");

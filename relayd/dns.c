@@ -142,6 +142,15 @@ lookup_literal(const char *domain, int port, struct relay_addr *out)
 }
 
 static int
+is_ip_literal(const char *host)
+{
+	unsigned char	 bin[16];
+
+	return inet_pton(AF_INET, host, bin) == 1 ||
+	    inet_pton(AF_INET6, host, bin) == 1;
+}
+
+static int
 lookup_smarthost(const char *host, int port, struct relay_addr *out)
 {
 	struct addrinfo	 hints, *res, *ai;
@@ -183,7 +192,9 @@ dns_destination(const struct route *r, const char *domain, int mx_port,
 
 	*klass = RELAY_UNREACHABLE;
 	if (r->kind == ROUTE_SMARTHOST) {
-		n = lookup_addresses(name, port, out, 0);
+		/* An address literal needs no lookup at all. */
+		if (!is_ip_literal(name))
+			n = lookup_addresses(name, port, out, 0);
 		if (n == 0)
 			n = lookup_smarthost(name, port, out);
 	}

@@ -448,7 +448,8 @@ queued_readable(evutil_socket_t fd, short events, void *arg)
 static void
 queued_connect(evutil_socket_t fd, short events, void *arg)
 {
-	char	 path[PATH_MAX];
+	static int	 said;	/* warn once per outage */
+	char		 path[PATH_MAX];
 
 	(void)fd;
 	(void)events;
@@ -458,6 +459,9 @@ queued_connect(evutil_socket_t fd, short events, void *arg)
 		fatalx("run_directory too long");
 	if ((qsock = ipc_connect(path, QUEUED_TIMEOUT)) == -1 ||
 	    ipc_hello(qsock, "relayd") == -1) {
+		if (!said)
+			log_warn("cannot reach queued at %s; retrying", path);
+		said = 1;
 		if (qsock != -1)
 			close(qsock);
 		qsock = -1;
@@ -468,6 +472,7 @@ queued_connect(evutil_socket_t fd, short events, void *arg)
 	    NULL);
 	if (qev == NULL || event_add(qev, NULL) == -1)
 		fatalx("event_new");
+	said = 0;
 	log_event("event=connect-queued");
 	fetch_more();
 }
@@ -505,18 +510,6 @@ stop_workers(void)
 
 	TAILQ_FOREACH(w, &workers, entry)
 		kill(w->pid, SIGTERM);
-}
-
-static void
-on_signal(evutil_socket_t sig, short events, void *arg)
-{
-	(void)events;
-	(void)arg;
-	if (sig == SIGHUP) {
-		log_reopen();
-		log_event("event=reopen");
-	} else
-		event_base_loopbreak(rbase);
 }
 
 /*
@@ -565,22 +558,11 @@ prepare_maildir_base(const char *route, const struct privsep *ps)
 		log_warn("cannot prepare maildir directory %s", base);
 }
 
-static void
-add_event(short what, int sig, event_callback_fn cb, int seconds)
-{
-	struct event	*ev;
-	struct timeval	 tv = { seconds, 0 };
-
-	ev = what == EV_SIGNAL ? evsignal_new(rbase, sig, cb, NULL) :
-	    event_new(rbase, -1, EV_PERSIST, cb, NULL);
-	if (ev == NULL || event_add(ev, what == EV_SIGNAL ? NULL : &tv) == -1)
-		fatalx("cannot add event");
-}
-
 int
 main(int argc, char **argv)
 {
 	struct privsep	 ps;
+	struct event	*tick;
 	char		 path[PATH_MAX];
 	int		 ping_sock;
 
@@ -598,7 +580,6 @@ main(int argc, char **argv)
 	    "relayd.sock") == -1 || (ping_sock = ipc_listen(path, 0600)) == -1 ||
 	    privsep_chown(&ps, path) == -1)
 		fatal("listen on %s/relayd.sock", rd.conf.run_directory);
-	signal(SIGPIPE, SIG_IGN);
 	daemon_detach(&rd);
 	privsep_drop(&ps, "/", 0);
 
@@ -607,10 +588,10 @@ main(int argc, char **argv)
 	if (ipc_server_listen(rbase, ping_sock, &ping_service) == -1)
 		fatalx("cannot serve relayd.sock");
 	retry_ev = evtimer_new(rbase, queued_connect, NULL);
-	add_event(EV_SIGNAL, SIGTERM, on_signal, 0);
-	add_event(EV_SIGNAL, SIGINT, on_signal, 0);
-	add_event(EV_SIGNAL, SIGHUP, on_signal, 0);
-	add_event(0, 0, on_tick, 1);
+	daemon_signals(rbase);
+	tick = event_new(rbase, -1, EV_PERSIST, on_tick, NULL);
+	if (tick == NULL || event_add(tick, &(struct timeval){ 1, 0 }) == -1)
+		fatalx("cannot start timer");
 	log_event("event=start");
 	queued_connect(-1, 0, NULL);
 	event_base_dispatch(rbase);

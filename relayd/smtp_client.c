@@ -286,7 +286,7 @@ session_setup(struct smtp_session *s, const struct relay_auth *auth,
 		if (authenticate(s, auth, &r) == -1) {
 			/* Wrong credentials are ours to fix: retry later. */
 			*klass = RELAY_TEMP;
-			snprintf(why, whylen, "AUTH failed: %s", r.text);
+			strlcpy(why, r.text, whylen);
 			return -1;
 		}
 	}

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +66,13 @@ io_connect(struct smtp_io *io, const struct sockaddr *sa, socklen_t len,
 			goto fail;
 		}
 	}
+	/*
+	 * SMTP is request and reply: without this, a short write after
+	 * another (the final dot, pipelined commands) waits for a delayed
+	 * ACK, some 40 ms a message.
+	 */
+	flags = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &flags, sizeof(flags));
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
 		goto fail;

@@ -158,10 +158,10 @@ def tree_hwm(pid, peaks):
             except (OSError, ValueError, IndexError):
                 continue
             kids.setdefault(ppid, []).append(int(d))
-    todo, total = [pid], 0
-    while todo:
-        p = todo.pop()
-        todo.extend(kids.get(p, []))
+    stack, total = [pid], 0
+    while stack:
+        p = stack.pop()
+        stack.extend(kids.get(p, []))
         try:
             kib = peak_kib(p)
         except OSError:

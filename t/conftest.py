@@ -141,12 +141,12 @@ def child_pids(pid):
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         kids.setdefault(ppid, []).append(int(d))
     out = []
-    todo = [pid]
-    while todo:
-        p = todo.pop(0)
+    stack = [pid]
+    while stack:
+        p = stack.pop(0)
         for c in kids.get(p, []):
             out.append(c)
-            todo.append(c)
+            stack.append(c)
     return out
 
 

@@ -520,7 +520,7 @@ void
 smtp_deliver(struct smtp_session *s, struct relay_job *job)
 {
 	struct smtp_reply	*r, *data, final;
-	size_t			 accepted;
+	size_t			 accepted, i;
 
 	set_all(job, 0, -1, "");
 	r = xcalloc(job->nrcpt + 2, sizeof(*r));
@@ -536,8 +536,8 @@ smtp_deliver(struct smtp_session *s, struct relay_job *job)
 			set_all(job, 1, classify(data, STAGE_DATA), data->text);
 		if (data->code == 354)
 			s->broken = 1;	/* DATA cannot be aborted cleanly */
-		else
-			command(s, &final, "RSET");
+		else if (command(s, &final, "RSET") == -1 || final.code != 250)
+			s->broken = 1;
 		goto done;
 	}
 	if (send_body(s, job->fd) == -1 ||
@@ -547,6 +547,12 @@ smtp_deliver(struct smtp_session *s, struct relay_job *job)
 		goto done;
 	}
 	set_all(job, 1, classify(&final, STAGE_DATA), final.text);
+	if (final.code == 421)
+		s->broken = 1;
 done:
+	/* 421: the server is closing the connection (RFC 5321 3.8). */
+	for (i = 0; i < job->nrcpt + 2; i++)
+		if (r[i].code == 421)
+			s->broken = 1;
 	free(r);
 }

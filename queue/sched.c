@@ -72,6 +72,7 @@ sched_find(const char *id)
 {
 	struct qmsg	 key;
 
+	memset(&key, 0, sizeof(key));
 	strlcpy(key.env.id, id, sizeof(key.env.id));
 	return RB_FIND(qmsg_tree, &sched_tree, &key);
 }

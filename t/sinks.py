@@ -415,7 +415,7 @@ class RawSink:
             if not self.greeting.startswith("220") and verb != "QUIT":
                 s.sendall(b"503 5.5.1 no service\r\n")
             elif verb == "EHLO" and not self.ehlo:
-                s.sendall(b"502 5.5.2 EHLO not implemented\r\n")
+                s.sendall(b"502 5.5.2 EHLO not recognized\r\n")
             elif verb in ("EHLO", "HELO"):
                 env["ehlo"] = cmd[5:]
                 if verb == "EHLO":
@@ -447,7 +447,7 @@ class RawSink:
                 s.sendall(b"221 2.0.0 bye\r\n")
                 return
             else:
-                s.sendall(b"502 5.5.2 not implemented\r\n")
+                s.sendall(b"502 5.5.2 command not recognized\r\n")
 
     def _data(self, s, peer, buf, env):
         """Read DATA up to CRLF.CRLF; returns what follows it, or None if

@@ -44,6 +44,7 @@ BIN = Path(os.environ.get("FERRY_BIN") or REPO / "bin")
 
 sys.path.insert(0, str(T_DIR))
 import ferryipc  # noqa: E402
+import sinks  # noqa: E402
 
 CMD_TIMEOUT = 30            # any one CLI call
 START_TIMEOUT = 10          # daemon start until it answers ping
@@ -253,16 +254,12 @@ def parse_mailq(text):
 
 
 def wait_for(predicate, timeout=5.0, interval=0.05, what="condition"):
-    """Poll predicate until it returns something true; fail on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = predicate()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail("timed out after %.1fs waiting for %s" %
-                (timeout, what), pytrace=False)
-        time.sleep(interval)
+    """Poll predicate until it returns something true; fail the test
+    (briefly, without a traceback) on timeout."""
+    try:
+        return sinks.wait_until(predicate, timeout, what, interval)
+    except sinks.Timeout as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def fetch_work(conn, timeout=5.0):

@@ -81,16 +81,43 @@ def server_tls_context(cert, key, record_sni=None):
     return ctx
 
 
-def wait_until(predicate, timeout, what):
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll predicate until it returns something true, and return that;
+    raise Timeout after timeout seconds.  The one polling loop of the
+    tests (conftest.wait_for uses it too)."""
     deadline = time.monotonic() + timeout
     while True:
         v = predicate()
         if v:
             return v
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
+            raise Timeout("timed out after %.1fs waiting for %s"
                 % (timeout, what))
-        time.sleep(0.05)
+        time.sleep(interval)
+
+
+class _SinkBase:
+    """What every sink offers: a context manager, and the messages that
+    arrived (self.messages, guarded by self.lock)."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def received(self):
+        with self.lock:
+            return list(self.messages)
+
+    def wait_messages(self, n=1, timeout=20):
+        return wait_until(lambda: len(self.received()) >= n and
+            self.received(), timeout, "%d message(s) at %s (log: %r)" % (
+            n, self.describe(), getattr(self, "log", None)))
 
 
 class Received:
@@ -179,7 +206,7 @@ class _Handler:
         return reply
 
 
-class Sink:
+class Sink(_SinkBase):
     """aiosmtpd on 127.0.0.1:port.
 
         with Sink(tmp) as s:                        # accepts everything
@@ -271,21 +298,8 @@ class Sink:
         except Exception:
             pass
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    # what arrived
-    def received(self):
-        with self.lock:
-            return list(self.messages)
-
-    def wait_messages(self, n=1, timeout=20):
-        return wait_until(lambda: len(self.received()) >= n and
-            self.received(), timeout, "%d message(s) at the sink on port %d"
-            " (log: %r)" % (n, self.port, self.log))
+    def describe(self):
+        return "the sink on port %d" % self.port
 
     def sessions(self):
         """{peer: [commands]} for peers that said HELO/EHLO: one per TCP
@@ -302,7 +316,7 @@ class Sink:
             return [w for _, w in self.log if w.startswith(prefix)]
 
 
-class RawSink:
+class RawSink(_SinkBase):
     """A minimal SMTP server on plain sockets that counts and hashes DATA
     (dot-stuffed, as on the wire, without the final '.' line) instead of
     keeping it.  throttle: bytes/second read during DATA (None: as fast as
@@ -358,19 +372,12 @@ class RawSink:
             except OSError:
                 pass
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def received(self):
-        with self.lock:
-            return list(self.messages)
+    def describe(self):
+        return "the raw sink"
 
     def wait_messages(self, n=1, timeout=60):
-        return wait_until(lambda: len(self.received()) >= n and
-            self.received(), timeout, "%d message(s) at the raw sink" % n)
+        # large messages take longer to stream than the default allows
+        return super().wait_messages(n, timeout)
 
     def _accept(self):
         while not self._stop:

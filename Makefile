@@ -16,7 +16,7 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=all
@@ -25,7 +25,8 @@ endif
 
 OBJ	:= obj/san$(SAN)
 
-COMMON	:= common/addr.c common/config.c common/daemon.c common/ipc.c \
+COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
+	   common/ipc.c common/netaddr.c common/password.c \
 	   common/ipc_server.c \
 	   common/log.c common/privsep.c common/route.c common/util.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
@@ -33,11 +34,14 @@ QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/wake.c queue/bounce.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   relayd/smtp_client.c relayd/smtp_io.c relayd/dns.c relayd/maildir.c
+SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
+	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
+	   smtpd/lookup.c smtpd/table.c smtpd/qclient.c smtpd/tls.c
 SENDMAIL := sendmail/sendmail.c
 CONTROL	:= control/ferry-control.c
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/relayd bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+PROGS	:= bin/queued bin/relayd bin/smtpd bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -58,7 +62,7 @@ deps-test:
 $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
-$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h) $(OBJ)/.stamp
+$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h) $(OBJ)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -69,6 +73,11 @@ bin/queued: $(call objs,$(QUEUED) $(COMMON))
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) -lresolv
+
+bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs libevent_openssl libssl libcrypto)
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
 	@mkdir -p bin
@@ -90,15 +99,20 @@ t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 run: all
-	@etc/install-deps users
+	@etc/install-deps run users
 	@etc/mkrunconf
 	@bin/ferryctl -c $(CURDIR)/run/ferry.conf start
 	@echo
 	@echo "Ferry is running with run/ferry.conf.  Send a first message:"
-	@echo "  echo hi | bin/sendmail -C run/ferry.conf you@localhost"
+	@echo "  swaks --server 127.0.0.1:2525 --from me@localhost --to you@localhost"
 	@echo "  ls run/mail/you/Maildir/new/"
-	@echo "Other domains go by MX; see the queue with:"
-	@echo "  bin/mailq -C run/ferry.conf"
+	@echo "or with curl, or locally with sendmail:"
+	@echo "  echo hello | curl -sS --crlf -T - smtp://127.0.0.1:2525 \\"
+	@echo "      --mail-from me@localhost --mail-rcpt you@localhost"
+	@echo "  echo hi | bin/sendmail -C run/ferry.conf you@localhost"
+	@echo "Submission with AUTH: bin/ferryctl -c run/ferry.conf passwd me, then"
+	@echo "  swaks --server 127.0.0.1:2587 --tls --auth-user me --to someone@example.com"
+	@echo "See the queue with: bin/mailq -C run/ferry.conf"
 	@echo "Stop it with: make stop"
 
 stop:
@@ -114,7 +128,8 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/relayd bin/ferry-control bin/ferryctl \
+	install -m 0755 bin/queued bin/relayd bin/smtpd bin/ferry-control \
+		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/mailq

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
+#include "netaddr.h"
 #include "route.h"
 #include "util.h"
 
@@ -30,7 +32,10 @@ enum config_type {
 	CONF_DURATION,	/* seconds, with s, m, h, d or w suffix */
 	CONF_OPTPATH,	/* absolute path, or empty */
 	CONF_ROUTE,	/* a route, as in the routes file */
-	CONF_TLSMODE	/* none, may, encrypt or verify */
+	CONF_CHOICE,	/* one of the words in the key's choices */
+	CONF_LISTEN,	/* blank-separated address:port, maybe none */
+	CONF_DOMAINS,	/* blank-separated domain names, maybe none */
+	CONF_NETWORKS	/* blank-separated networks, maybe none */
 };
 
 struct config_key {
@@ -40,9 +45,12 @@ struct config_key {
 	const char	*fallback;	/* default, parsed like a value */
 	long long	 min;		/* smallest valid number */
 	const char	*help;
+	const char	*choices;	/* CONF_CHOICE: the valid words */
 };
 
-#define KEY(n, t, d, m, h) { #n, t, offsetof(struct config, n), d, m, h }
+#define KEY(n, t, d, m, h) { #n, t, offsetof(struct config, n), d, m, h, NULL }
+#define CHOICE(n, d, c, h) \
+	{ #n, CONF_CHOICE, offsetof(struct config, n), d, 0, h, c }
 
 static const struct config_key config_keys[] = {
 	KEY(queue_directory, CONF_PATH, "/var/spool/ferry", 0,
@@ -89,7 +97,7 @@ static const struct config_key config_keys[] = {
 	    "maildir:/path/%u/Maildir (%u is the local part). Empty: none."),
 	KEY(default_route, CONF_ROUTE, "mx", 0,
 	    "Route for domains the routes_file does not name."),
-	KEY(relay_tls, CONF_TLSMODE, "may", 0,
+	CHOICE(relay_tls, "may", "none may encrypt verify",
 	    "TLS for outgoing SMTP: none, may (STARTTLS when offered, "
 	    "unverified), encrypt (STARTTLS required, unverified) or verify "
 	    "(STARTTLS required, certificate and host name verified)."),
@@ -121,6 +129,61 @@ static const struct config_key config_keys[] = {
 	KEY(delay_warning_time, CONF_DURATION, "0", 0,
 	    "Tell the sender once when a message has been undelivered this "
 	    "long. 0: never."),
+	KEY(smtpd_user, CONF_USER, "ferry-smtpd", 0,
+	    "User smtpd runs as when started as root."),
+	KEY(smtp_listen, CONF_LISTEN, "0.0.0.0:25 [::]:25", 0,
+	    "SMTP listeners (address:port, IPv6 in brackets), STARTTLS "
+	    "offered when a certificate is set. Empty: none."),
+	KEY(submission_listen, CONF_LISTEN, "", 0,
+	    "Submission listeners (587): like SMTP, but MAIL needs AUTH."),
+	KEY(smtps_listen, CONF_LISTEN, "", 0,
+	    "Implicit-TLS submission listeners (465, RFC 8314); MAIL needs "
+	    "AUTH. Need smtpd_tls_cert_file."),
+	KEY(smtpd_tls_cert_file, CONF_OPTPATH, "", 0,
+	    "PEM certificate chain for STARTTLS and implicit TLS. Empty: no "
+	    "TLS."),
+	KEY(smtpd_tls_key_file, CONF_OPTPATH, "", 0,
+	    "PEM private key of smtpd_tls_cert_file (read as root)."),
+	KEY(accepted_domains, CONF_DOMAINS, "", 0,
+	    "Domains whose mail this host accepts from anyone. Empty: "
+	    "myhostname and localhost."),
+	KEY(recipients_file, CONF_OPTPATH, "", 0,
+	    "Valid recipients of accepted_domains, one per line: "
+	    "user@domain, or @domain for every address of a domain. Empty: "
+	    "every address of accepted_domains is valid."),
+	KEY(smtpd_users_file, CONF_OPTPATH, "", 0,
+	    "AUTH users, \"name:crypt-hash\" lines (ferryctl passwd). Empty: "
+	    "no AUTH."),
+	KEY(mynetworks, CONF_NETWORKS, "127.0.0.0/8 [::1]/128", 0,
+	    "Networks whose clients may relay to any domain on the SMTP "
+	    "listeners without AUTH."),
+	KEY(smtpd_auth_plaintext, CONF_BOOL, "no", 0,
+	    "Offer AUTH without TLS to clients off loopback."),
+	CHOICE(smtpd_sender_policy, "login", "login any",
+	    "login: an authenticated user may only use the sender <login> or "
+	    "<login@accepted domain> (or <>); any: any sender."),
+	CHOICE(smtpd_bare_lf, "reject", "reject normalize",
+	    "A bare CR or LF in a message: reject ends the session with 521; "
+	    "normalize turns it into CRLF. Only CRLF.CRLF ends DATA either "
+	    "way."),
+	KEY(smtpd_vrfy, CONF_BOOL, "no", 0,
+	    "Answer VRFY from the recipient table (no: 252 for all)."),
+	KEY(smtpd_max_sessions, CONF_NUMBER, "2000", 1,
+	    "Concurrent SMTP sessions; more get 421."),
+	KEY(smtpd_max_sessions_per_ip, CONF_NUMBER, "50", 1,
+	    "Concurrent SMTP sessions from one client address; more get 421."),
+	KEY(smtpd_timeout, CONF_DURATION, "5m", 1,
+	    "Idle time allowed while smtpd waits for a command or data."),
+	KEY(smtpd_max_errors, CONF_NUMBER, "10", 1,
+	    "Errors in one session before smtpd says 421 and disconnects."),
+	KEY(smtpd_auth_failure_delay, CONF_DURATION, "2s", 0,
+	    "Delay before answering a failed AUTH, times the session's "
+	    "failures so far."),
+	KEY(smtpd_auth_max_failures, CONF_NUMBER, "3", 1,
+	    "Failed AUTHs in one session before disconnecting it."),
+	KEY(smtpd_auth_ip_max_failures, CONF_NUMBER, "10", 1,
+	    "Failed AUTHs from one client address within an hour before "
+	    "its AUTH is refused outright (454) until the hour is over."),
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -187,6 +250,56 @@ valid_name(const char *v, const char *extra)
 }
 
 static int
+valid_choice(const char *choices, const char *v, const char **why)
+{
+	static char	 msg[128];
+	char		 word[32];
+
+	while (word_next(&choices, word, sizeof(word)) == 1)
+		if (strcmp(word, v) == 0)
+			return 1;
+	snprintf(msg, sizeof(msg), "must be one of: %s", choices);
+	*why = msg;
+	return 0;
+}
+
+static int
+valid_list(enum config_type type, const char *v, const char **why)
+{
+	struct sockaddr_storage	 ss;
+	struct netmask		 nm;
+	socklen_t		 len;
+	char			 word[256];
+	int			 r;
+
+	while ((r = word_next(&v, word, sizeof(word))) != 0) {
+		if (r == -1)
+			goto bad;
+		switch (type) {
+		case CONF_LISTEN:
+			if (listen_parse(word, &ss, &len) == -1)
+				goto bad;
+			break;
+		case CONF_NETWORKS:
+			if (netmask_parse(word, &nm) == -1)
+				goto bad;
+			break;
+		default:
+			if (strlen(word) > 253 || !valid_name(word, ".-_") ||
+			    word[0] == '.' || word[0] == '-')
+				goto bad;
+			break;
+		}
+	}
+	return 1;
+bad:
+	*why = type == CONF_LISTEN ? "expected address:port ..." :
+	    type == CONF_NETWORKS ? "expected networks (10.0.0.0/8 ...)" :
+	    "expected domain names";
+	return 0;
+}
+
+static int
 config_set(struct config *conf, const struct config_key *key, const char *v,
     const char **why)
 {
@@ -218,12 +331,15 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		if (route_parse(v, NULL, why) == -1)
 			return -1;
 		break;
-	case CONF_TLSMODE:
-		if (strcmp(v, "none") != 0 && strcmp(v, "may") != 0 &&
-		    strcmp(v, "encrypt") != 0 && strcmp(v, "verify") != 0) {
-			*why = "must be none, may, encrypt or verify";
+	case CONF_CHOICE:
+		if (!valid_choice(key->choices, v, why))
 			return -1;
-		}
+		break;
+	case CONF_LISTEN:
+	case CONF_DOMAINS:
+	case CONF_NETWORKS:
+		if (!valid_list(key->type, v, why))
+			return -1;
 		break;
 	case CONF_STRING:
 		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
@@ -310,6 +426,24 @@ config_finish(struct config *conf, const char *path)
 	if (conf->myorigin[0] == '\0') {
 		free(conf->myorigin);
 		conf->myorigin = xstrdup(conf->myhostname);
+	}
+	if (conf->accepted_domains[0] == '\0') {
+		free(conf->accepted_domains);
+		if (asprintf(&conf->accepted_domains, "%s localhost",
+		    conf->myhostname) == -1)
+			fatal("asprintf");
+	}
+	if ((conf->smtpd_tls_cert_file[0] == '\0') !=
+	    (conf->smtpd_tls_key_file[0] == '\0')) {
+		fprintf(stderr, "%s: smtpd_tls_cert_file and smtpd_tls_key_file "
+		    "go together\n", path);
+		return -1;
+	}
+	if (conf->smtps_listen[0] != '\0' &&
+	    conf->smtpd_tls_cert_file[0] == '\0') {
+		fprintf(stderr, "%s: smtps_listen needs smtpd_tls_cert_file\n",
+		    path);
+		return -1;
 	}
 	if (conf->retry_min > conf->retry_max) {
 		fprintf(stderr, "%s: retry_min is larger than retry_max\n",
@@ -478,7 +612,10 @@ config_free(struct config *conf)
 		case CONF_USER:
 		case CONF_OPTPATH:
 		case CONF_ROUTE:
-		case CONF_TLSMODE:
+		case CONF_CHOICE:
+		case CONF_LISTEN:
+		case CONF_DOMAINS:
+		case CONF_NETWORKS:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -42,6 +42,27 @@ struct config {
 	long long	 relay_data_timeout;
 	long long	 relay_idle_timeout;
 	long long	 delay_warning_time;
+	char		*smtpd_user;
+	char		*smtp_listen;
+	char		*submission_listen;
+	char		*smtps_listen;
+	char		*smtpd_tls_cert_file;
+	char		*smtpd_tls_key_file;
+	char		*accepted_domains;
+	char		*recipients_file;
+	char		*smtpd_users_file;
+	char		*mynetworks;
+	int		 smtpd_auth_plaintext;
+	char		*smtpd_sender_policy;
+	char		*smtpd_bare_lf;
+	int		 smtpd_vrfy;
+	long long	 smtpd_max_sessions;
+	long long	 smtpd_max_sessions_per_ip;
+	long long	 smtpd_timeout;
+	long long	 smtpd_max_errors;
+	long long	 smtpd_auth_failure_delay;
+	long long	 smtpd_auth_max_failures;
+	long long	 smtpd_auth_ip_max_failures;
 };
 
 int	 config_load(struct config *, const char *);

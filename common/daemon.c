@@ -17,7 +17,9 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "ipc_server.h"
 #include "log.h"
+#include "privsep.h"
 #include "util.h"
 
 static void
@@ -115,4 +117,47 @@ daemon_signals(struct event_base *base)
 		if ((ev = evsignal_new(base, sigs[i], daemon_on_signal,
 		    base)) == NULL || evsignal_add(ev, NULL) == -1)
 			fatalx("cannot handle signal %d", sigs[i]);
+}
+
+static int
+ping_allow_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static void
+ping_frame(struct ipc_conn *c, struct ipc_frame *f)
+{
+	(void)f;
+	ipc_conn_close(c, "this socket only answers HELLO");
+}
+
+static struct ipc_service	 ping_service = {
+	NULL, ping_allow_uid, ping_frame, NULL
+};
+
+/*
+ * run_directory/NAME.sock, which only answers HELLO: `ferryctl status`
+ * asks it whether the daemon is alive.  Bound before dropping root and
+ * handed to the daemon's user.
+ */
+int
+daemon_ping_open(const struct daemon_ctx *ctx, const struct privsep *ps)
+{
+	char	 path[PATH_MAX], name[64];
+	int	 s;
+
+	snprintf(name, sizeof(name), "%s.sock", ctx->name);
+	if (path_join(path, sizeof(path), ctx->conf.run_directory, name) == -1 ||
+	    (s = ipc_listen(path, 0600)) == -1 || privsep_chown(ps, path) == -1)
+		fatal("listen on %s/%s", ctx->conf.run_directory, name);
+	return s;
+}
+
+void
+daemon_ping_serve(struct event_base *base, int sock, const char *name)
+{
+	ping_service.name = name;
+	if (ipc_server_listen(base, sock, &ping_service) == -1)
+		fatalx("cannot serve %s.sock", name);
 }

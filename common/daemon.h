@@ -9,6 +9,7 @@
 
 struct event_base;
 struct pidfh;
+struct privsep;
 
 struct daemon_ctx {
 	const char	*name;		/* "queued", ... */
@@ -22,5 +23,7 @@ void	 daemon_setup(struct daemon_ctx *, const char *, int, char **);
 int	 daemon_mkdir(const char *, mode_t);
 void	 daemon_detach(struct daemon_ctx *);
 void	 daemon_signals(struct event_base *);
+int	 daemon_ping_open(const struct daemon_ctx *, const struct privsep *);
+void	 daemon_ping_serve(struct event_base *, int, const char *);
 
 #endif

@@ -452,6 +452,27 @@ ipc_call(int sock, struct ipc_frame *req, int fd, struct ipc_frame *rep)
 	return 0;
 }
 
+/* Connect without waiting: -1 (EAGAIN) when the backlog is full. */
+int
+ipc_connect_nonblock(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 s, saved;
+
+	if (ipc_sockaddr(&sun, path) == -1)
+		return -1;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1)
+		return -1;
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		saved = errno;
+		close(s);
+		errno = saved;
+		return -1;
+	}
+	return s;
+}
+
 /* Open a connection as a client: exchange HELLO frames. */
 int
 ipc_hello(int sock, const char *name)

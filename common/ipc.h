@@ -85,6 +85,7 @@ int	 ipc_recv(int, struct ipc_frame *);
 int	 ipc_peer_uid(int, uid_t *);
 int	 ipc_listen(const char *, mode_t);
 int	 ipc_connect(const char *, int);
+int	 ipc_connect_nonblock(const char *);
 int	 ipc_hello(int, const char *);
 int	 ipc_call(int, struct ipc_frame *, int, struct ipc_frame *);
 const char *ipc_type_name(uint32_t);

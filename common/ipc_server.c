@@ -1,5 +1,7 @@
 /*
- * ipc_server.c: accept, read, dispatch and write IPC frames.
+ * ipc_server.c: accept, read, dispatch and write IPC frames, for the
+ * connections a daemon accepts and for those it opens to another daemon
+ * without blocking (ipc_conn_connect).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -129,6 +131,8 @@ ipc_conn_hello(struct ipc_conn *c, struct ipc_frame *f)
 	    ipc_get_end(f) == -1 || version != IPC_VERSION)
 		return -1;
 	c->hello = 1;
+	if (c->client)
+		return 0;	/* that was the server's answer to ours */
 	ipc_frame_init(&rep, IPC_HELLO, f->reqid);
 	ipc_put_u32(&rep, IPC_VERSION);
 	ipc_put_str(&rep, c->svc->name);
@@ -172,6 +176,53 @@ ipc_conn_readable(evutil_socket_t sock, short events, void *arg)
 		ipc_conn_free(c);
 }
 
+static struct ipc_conn *
+ipc_conn_new(struct event_base *base, int s, const struct ipc_service *svc)
+{
+	struct ipc_conn	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->sock = s;
+	c->svc = svc;
+	strlcpy(c->peer, "?", sizeof(c->peer));
+	TAILQ_INIT(&c->out);
+	c->ev_read = event_new(base, s, EV_READ | EV_PERSIST,
+	    ipc_conn_readable, c);
+	c->ev_write = event_new(base, s, EV_WRITE | EV_PERSIST,
+	    ipc_conn_writable, c);
+	if (c->ev_read == NULL || c->ev_write == NULL)
+		fatalx("event_new");
+	event_add(c->ev_read, NULL);
+	return c;
+}
+
+/*
+ * Open a connection to the daemon serving path, without blocking: the
+ * HELLO goes out first and svc's handler sees the frames that follow the
+ * server's HELLO.  NULL if the socket cannot be reached now.
+ */
+struct ipc_conn *
+ipc_conn_connect(struct event_base *base, const char *path,
+    const struct ipc_service *svc, void *data)
+{
+	struct ipc_frame	*f;
+	struct ipc_conn		*c;
+	int			 s;
+
+	if ((s = ipc_connect_nonblock(path)) == -1)
+		return NULL;
+	c = ipc_conn_new(base, s, svc);
+	c->client = 1;
+	c->data = data;
+	f = xmalloc(sizeof(*f));
+	ipc_frame_init(f, IPC_HELLO, 0);
+	ipc_put_u32(f, IPC_VERSION);
+	ipc_put_str(f, svc->name);
+	ipc_conn_send(c, f, -1);
+	free(f);
+	return c;
+}
+
 static void
 ipc_accept(evutil_socket_t lsock, short events, void *arg)
 {
@@ -193,19 +244,8 @@ ipc_accept(evutil_socket_t lsock, short events, void *arg)
 		close(s);
 		return;
 	}
-	c = xcalloc(1, sizeof(*c));
-	c->sock = s;
+	c = ipc_conn_new(l->base, s, l->svc);
 	c->uid = uid;
-	c->svc = l->svc;
-	strlcpy(c->peer, "?", sizeof(c->peer));
-	TAILQ_INIT(&c->out);
-	c->ev_read = event_new(l->base, s, EV_READ | EV_PERSIST,
-	    ipc_conn_readable, c);
-	c->ev_write = event_new(l->base, s, EV_WRITE | EV_PERSIST,
-	    ipc_conn_writable, c);
-	if (c->ev_read == NULL || c->ev_write == NULL)
-		fatalx("event_new");
-	event_add(c->ev_read, NULL);
 }
 
 /* Serve svc on the listening socket lsock. */

@@ -1,5 +1,6 @@
 /*
- * ipc_server.h: the serving side of Ferry's IPC, on libevent.
+ * ipc_server.h: Ferry's IPC on libevent: the serving side, and
+ * connections a daemon opens to another without blocking.
  *
  * A listener accepts connections from the uids its policy allows
  * (SO_PEERCRED), answers the HELLO that must open every connection, then
@@ -40,6 +41,7 @@ struct ipc_conn {
 	uid_t				 uid;
 	char				 peer[64];	/* name from HELLO */
 	int				 hello;		/* HELLO seen */
+	int				 client;	/* we opened it */
 	int				 closing;
 	int				 dispatching;
 	const struct ipc_service	*svc;
@@ -50,6 +52,8 @@ struct ipc_conn {
 };
 
 int	 ipc_server_listen(struct event_base *, int, const struct ipc_service *);
+struct ipc_conn *ipc_conn_connect(struct event_base *, const char *,
+	    const struct ipc_service *, void *);
 void	 ipc_conn_send(struct ipc_conn *, struct ipc_frame *, int);
 void	 ipc_conn_reply_error(struct ipc_conn *, uint32_t, int, const char *);
 void	 ipc_conn_reply_ok(struct ipc_conn *, uint32_t);

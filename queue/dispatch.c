@@ -559,9 +559,14 @@ handle_delete(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	ipc_conn_reply_ok(c, f->reqid);
 }
 
-/* Which socket may send a request: the private one, the public one. */
+/*
+ * Which socket may send a request: the private one, the public one,
+ * smtpd's (which can only put messages in).
+ */
 #define ON_PRIVATE	0x1
 #define ON_PUBLIC	0x2
+#define ON_SMTPD	0x4
+#define ON_ALL		(ON_PRIVATE | ON_PUBLIC | ON_SMTPD)
 
 static const struct {
 	uint32_t	 type;
@@ -569,10 +574,10 @@ static const struct {
 	void		(*handle)(struct ipc_conn *, struct ipc_frame *,
 			    struct conn_state *);
 } handlers[] = {
-	{ IPC_CREATE,		ON_PRIVATE,		handle_create },
+	{ IPC_CREATE,		ON_PRIVATE | ON_SMTPD,	handle_create },
 	{ IPC_SUBMIT,		ON_PUBLIC,		handle_create },
-	{ IPC_RCPT,		ON_PRIVATE | ON_PUBLIC,	handle_rcpt },
-	{ IPC_COMMIT,		ON_PRIVATE,		handle_commit },
+	{ IPC_RCPT,		ON_ALL,			handle_rcpt },
+	{ IPC_COMMIT,		ON_PRIVATE | ON_SMTPD,	handle_commit },
 	{ IPC_SUBMIT_COMMIT,	ON_PUBLIC,		handle_submit_commit },
 	{ IPC_FETCH,		ON_PRIVATE,		handle_fetch },
 	{ IPC_REPORT,		ON_PRIVATE,		handle_report },
@@ -610,4 +615,10 @@ void
 queue_public_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
 	dispatch(c, f, ON_PUBLIC);
+}
+
+void
+queue_smtpd_frame(struct ipc_conn *c, struct ipc_frame *f)
+{
+	dispatch(c, f, ON_SMTPD);
 }

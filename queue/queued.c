@@ -14,13 +14,16 @@
  *	queued.sock	for the other daemons and ferry-control (uid 0,
  *			queued's own, or relay_user's), see doc/ipc.md;
  *	submit.sock	for local submission by sendmail, any local user; the
- *			peer uid goes into the Received header and the log.
+ *			peer uid goes into the Received header and the log;
+ *	smtpd/queued.sock  for smtpd (uid 0, queued's own, or smtpd_user's):
+ *			CREATE, RCPT and COMMIT only.
  *
  * CONFIGURATION
  *	queue_directory, run_directory, log_directory, log_syslog,
  *	myhostname, myorigin, max_message_size, max_recipients,
  *	queue_min_free, retry_min, retry_max, queue_lifetime,
- *	bounce_lifetime, delay_warning_time, queue_user, relay_user.
+ *	bounce_lifetime, delay_warning_time, queue_user, relay_user,
+ *	smtpd_user.
  *
  * FILES AND PRIVILEGES
  *	Started as root, it binds its sockets, hands the spool to queue_user,
@@ -59,11 +62,18 @@
 static struct daemon_ctx	 qd;
 static struct event_base	*qbase;
 static uid_t			 relay_uid;	/* relayd's, on queued.sock */
+static uid_t			 smtpd_uid;	/* smtpd's, on smtpd/queued.sock */
 
 static int
 allow_daemon_uid(uid_t uid)
 {
 	return uid == 0 || uid == geteuid() || uid == relay_uid;
+}
+
+static int
+allow_smtpd_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == smtpd_uid;
 }
 
 static int
@@ -78,6 +88,9 @@ static const struct ipc_service private_service = {
 };
 static const struct ipc_service public_service = {
 	"queued", allow_any_uid, queue_public_frame, queue_conn_closed
+};
+static const struct ipc_service smtpd_service = {
+	"queued", allow_smtpd_uid, queue_smtpd_frame, queue_conn_closed
 };
 
 const struct config *
@@ -153,13 +166,37 @@ admit_relayd(const struct privsep *ps)
 		fatal("cannot open queued.sock to %s", qd.conf.relay_user);
 }
 
+/*
+ * smtpd's socket lives in smtpd's chroot, run_directory/smtpd, a
+ * directory only root may change; the uid check admits smtpd alone.
+ */
+static int
+listen_smtpd(const struct privsep *ps)
+{
+	struct passwd	*pw;
+	char		 dir[PATH_MAX];
+
+	smtpd_uid = ps->uid;
+	if (ps->as_root) {
+		if ((pw = getpwnam(qd.conf.smtpd_user)) == NULL)
+			log_warnx("unknown smtpd_user %s: smtpd cannot connect",
+			    qd.conf.smtpd_user);
+		else
+			smtpd_uid = pw->pw_uid;
+	}
+	if (path_join(dir, sizeof(dir), qd.conf.run_directory, "smtpd") == -1 ||
+	    daemon_mkdir(dir, 0755) == -1)
+		fatal("mkdir %s/smtpd", qd.conf.run_directory);
+	return listen_socket(ps, "smtpd/queued.sock", 0666);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct privsep	 ps;
 	struct event	*sweep;
 	struct timeval	 tv = { SWEEP_INTERVAL, 0 };
-	int		 private_sock, public_sock;
+	int		 private_sock, public_sock, smtpd_sock;
 
 	daemon_setup(&qd, "queued", argc, argv);
 	if (privsep_init(&ps, qd.conf.queue_user) == -1)
@@ -170,6 +207,7 @@ main(int argc, char **argv)
 	private_sock = listen_socket(&ps, "queued.sock", 0600);
 	admit_relayd(&ps);
 	public_sock = listen_socket(&ps, "submit.sock", 0666);
+	smtpd_sock = listen_smtpd(&ps);
 	tzset();		/* Date headers keep the zone inside the chroot */
 	daemon_detach(&qd);
 	privsep_drop(&ps, qd.conf.queue_directory, 1);
@@ -185,7 +223,8 @@ main(int argc, char **argv)
 	queue_sweep(time(NULL));	/* bounces a crash left unsent */
 	queue_wake_init(qbase);
 	if (ipc_server_listen(qbase, private_sock, &private_service) == -1 ||
-	    ipc_server_listen(qbase, public_sock, &public_service) == -1)
+	    ipc_server_listen(qbase, public_sock, &public_service) == -1 ||
+	    ipc_server_listen(qbase, smtpd_sock, &smtpd_service) == -1)
 		fatalx("cannot serve sockets");
 	daemon_signals(qbase);
 	sweep = event_new(qbase, -1, EV_PERSIST, on_sweep_timer, NULL);

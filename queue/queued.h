@@ -19,6 +19,7 @@ const struct config *queue_conf(void);
 /* dispatch.c: requests from the other daemons and from sendmail */
 void	 queue_private_frame(struct ipc_conn *, struct ipc_frame *);
 void	 queue_public_frame(struct ipc_conn *, struct ipc_frame *);
+void	 queue_smtpd_frame(struct ipc_conn *, struct ipc_frame *);
 void	 queue_conn_closed(struct ipc_conn *);
 void	 queue_load(struct envelope *, void *);
 void	 queue_sweep(time_t);

@@ -87,23 +87,6 @@ static uint32_t			 fetch_reqid, next_reqid = 1;
 static void	 fetch_more(void);
 static void	 queued_connect(evutil_socket_t, short, void *);
 
-static int
-allow_ping_uid(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
-static void
-ping_frame(struct ipc_conn *c, struct ipc_frame *f)
-{
-	(void)f;
-	ipc_conn_close(c, "relayd.sock only answers HELLO");
-}
-
-static const struct ipc_service ping_service = {
-	"relayd", allow_ping_uid, ping_frame, NULL
-};
-
 /* Send one recipient's result to queued. */
 static void
 report(const struct relay_job *job, uint32_t index, int result,
@@ -563,7 +546,6 @@ main(int argc, char **argv)
 {
 	struct privsep	 ps;
 	struct event	*tick;
-	char		 path[PATH_MAX];
 	int		 ping_sock;
 
 	daemon_setup(&rd, "relayd", argc, argv);
@@ -576,17 +558,13 @@ main(int argc, char **argv)
 	routes_foreach(prepare_maildir_base, &ps);
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
-	if (path_join(path, sizeof(path), rd.conf.run_directory,
-	    "relayd.sock") == -1 || (ping_sock = ipc_listen(path, 0600)) == -1 ||
-	    privsep_chown(&ps, path) == -1)
-		fatal("listen on %s/relayd.sock", rd.conf.run_directory);
+	ping_sock = daemon_ping_open(&rd, &ps);
 	daemon_detach(&rd);
 	privsep_drop(&ps, "/", 0);
 
 	if ((rbase = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (ipc_server_listen(rbase, ping_sock, &ping_service) == -1)
-		fatalx("cannot serve relayd.sock");
+	daemon_ping_serve(rbase, ping_sock, "relayd");
 	retry_ev = evtimer_new(rbase, queued_connect, NULL);
 	daemon_signals(rbase);
 	tick = event_new(rbase, -1, EV_PERSIST, on_tick, NULL);

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "base64.h"
 #include "dns.h"
 #include "log.h"
 #include "relayd.h"
@@ -186,22 +187,12 @@ ehlo(struct smtp_session *s, struct smtp_reply *r)
 	return command(s, r, cmd) == 0 && r->code == 250 ? 0 : -1;
 }
 
-static void
-base64(const void *in, size_t len, char *out, size_t outlen)
-{
-	if (outlen < 4 * ((len + 2) / 3) + 1) {
-		*out = '\0';
-		return;
-	}
-	EVP_EncodeBlock((unsigned char *)out, in, len);
-}
-
 /* AUTH PLAIN, or LOGIN; the password is never logged. */
 static int
 authenticate(struct smtp_session *s, const struct relay_auth *auth,
     struct smtp_reply *r)
 {
-	char	 raw[600], cmd[900], b64[800];
+	char	 raw[600], cmd[900], b64[800] = "";
 	size_t	 ulen = strlen(auth->user), plen = strlen(auth->password);
 	int	 ok;
 
@@ -209,15 +200,16 @@ authenticate(struct smtp_session *s, const struct relay_auth *auth,
 		raw[0] = '\0';
 		memcpy(raw + 1, auth->user, ulen + 1);
 		memcpy(raw + ulen + 2, auth->password, plen);
-		base64(raw, ulen + plen + 2, b64, sizeof(b64));
+		ok = base64_encode(raw, ulen + plen + 2, b64, sizeof(b64)) == 0;
 		snprintf(cmd, sizeof(cmd), "AUTH PLAIN %s", b64);
-		ok = command(s, r, cmd) == 0 && r->code == 235;
+		ok = ok && command(s, r, cmd) == 0 && r->code == 235;
 	} else {
-		base64(auth->user, ulen, b64, sizeof(b64));
-		ok = command(s, r, "AUTH LOGIN") == 0 && r->code == 334 &&
+		ok = base64_encode(auth->user, ulen, b64, sizeof(b64)) == 0 &&
+		    command(s, r, "AUTH LOGIN") == 0 && r->code == 334 &&
 		    command(s, r, b64) == 0 && r->code == 334;
-		base64(auth->password, plen, b64, sizeof(b64));
-		ok = ok && command(s, r, b64) == 0 && r->code == 235;
+		ok = ok && base64_encode(auth->password, plen, b64,
+		    sizeof(b64)) == 0 && command(s, r, b64) == 0 &&
+		    r->code == 235;
 	}
 	explicit_bzero(raw, sizeof(raw));
 	explicit_bzero(cmd, sizeof(cmd));

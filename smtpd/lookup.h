@@ -1,0 +1,26 @@
+/*
+ * lookup.h: the two questions smtpd asks about people, behind one
+ * interface: "is this password good?" and "does this recipient exist?".
+ * Local tables answer now; delegated (another SMTP server) can answer
+ * later through the same calls.  The answer comes through the callback,
+ * possibly before the call returns; smtpd waits either way.
+ */
+#ifndef FERRY_LOOKUP_H
+#define FERRY_LOOKUP_H
+
+struct mailaddr;
+struct session;
+
+enum lookup_result {
+	LOOKUP_YES,
+	LOOKUP_NO,
+	LOOKUP_TEMP		/* cannot say now: a 4xx */
+};
+
+typedef void (*lookup_cb)(struct session *, enum lookup_result);
+
+int	 lookup_can_auth(void);
+void	 lookup_auth(struct session *, const char *, const char *, lookup_cb);
+void	 lookup_rcpt(struct session *, const struct mailaddr *, lookup_cb);
+
+#endif

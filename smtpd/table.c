@@ -1,0 +1,235 @@
+/*
+ * table.c: the users table (smtpd_users_file, "name:crypt-hash" lines,
+ * written by `ferryctl passwd`) and the recipients table
+ * (recipients_file, "user@domain" or "@domain" lines).  Both are sorted
+ * arrays searched with bsearch(), compared without regard to case.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "table.h"
+#include "util.h"
+
+#define TABLE_LINE_MAX	1024
+
+struct entry {
+	char	*key;
+	char	*value;		/* the hash; NULL in the recipients table */
+};
+
+struct table {
+	const char	*kind;		/* "users", "recipients" */
+	char		 path[PATH_MAX];
+	int		 dirfd;		/* kept for reloading in the chroot */
+	int		 active;	/* configured */
+	struct entry	*entries;
+	size_t		 n;
+};
+
+static struct table	 users = { "users", "", -1, 0, NULL, 0 };
+static struct table	 recipients = { "recipients", "", -1, 0, NULL, 0 };
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct entry *)a)->key,
+	    ((const struct entry *)b)->key);
+}
+
+static void
+entries_free(struct entry *e, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(e[i].key);
+		if (e[i].value != NULL) {
+			explicit_bzero(e[i].value, strlen(e[i].value));
+			free(e[i].value);
+		}
+	}
+	free(e);
+}
+
+/* One line into e; NULL, or why it is bad. */
+static const char *
+parse_line(const struct table *t, char *line, struct entry *e)
+{
+	struct mailaddr	 ma;
+	const char	*why;
+	char		*colon, probe[TABLE_LINE_MAX + 2];
+
+	if (t == &users) {
+		if ((colon = strchr(line, ':')) == NULL || colon == line ||
+		    colon[1] == '\0')
+			return "expected name:hash";
+		*colon = '\0';
+		e->key = xstrdup(line);
+		e->value = xstrdup(colon + 1);
+		return NULL;
+	}
+	if (line[0] == '@') {
+		/* a domain is valid if some address in it is */
+		snprintf(probe, sizeof(probe), "x%s", line);
+		if (addr_parse(probe, 0, &ma, &why) == -1)
+			return "expected user@domain or @domain";
+	} else if (addr_parse(line, 0, &ma, &why) == -1)
+		return why;
+	e->key = xstrdup(line);
+	e->value = NULL;
+	return NULL;
+}
+
+static int
+read_entries(struct table *t, FILE *fp, struct entry **out, size_t *count)
+{
+	char		 buf[TABLE_LINE_MAX + 2], *line, *end;
+	struct entry	*e = NULL;
+	size_t		 n = 0;
+	const char	*why;
+	int		 lineno = 0, errors = 0;
+
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		lineno++;
+		for (line = buf; isspace((unsigned char)*line); line++)
+			;
+		end = line + strlen(line);
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*line == '\0' || *line == '#')
+			continue;
+		e = xreallocarray(e, n + 1, sizeof(*e));
+		if ((why = parse_line(t, line, &e[n])) != NULL) {
+			log_warnx("%s:%d: %s", t->path, lineno, why);
+			errors++;
+			continue;
+		}
+		n++;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (errors > 0 || ferror(fp)) {
+		entries_free(e, n);
+		return -1;
+	}
+	qsort(e, n, sizeof(*e), entry_cmp);
+	*out = e;
+	*count = n;
+	return 0;
+}
+
+static int
+table_load(struct table *t)
+{
+	struct entry	*e;
+	size_t		 n;
+	FILE		*fp;
+	char		 copy[PATH_MAX];
+	int		 fd, r;
+
+	strlcpy(copy, t->path, sizeof(copy));
+	fd = openat(t->dirfd, basename(copy), O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || (fp = fdopen(fd, "r")) == NULL) {
+		log_warn("cannot read the %s table %s", t->kind, t->path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	r = read_entries(t, fp, &e, &n);
+	fclose(fp);
+	if (r == -1)
+		return -1;
+	entries_free(t->entries, t->n);
+	t->entries = e;
+	t->n = n;
+	log_event("event=table table=%s entries=%zu", t->kind, n);
+	return 0;
+}
+
+static int
+table_open(struct table *t, const char *path)
+{
+	char	 copy[PATH_MAX];
+
+	if (*path == '\0')
+		return 0;
+	t->active = 1;
+	strlcpy(t->path, path, sizeof(t->path));
+	strlcpy(copy, path, sizeof(copy));
+	t->dirfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	return table_load(t);
+}
+
+/* At start, as root: a table that cannot be read is a fatal error. */
+int
+tables_open(const struct config *conf)
+{
+	if (table_open(&users, conf->smtpd_users_file) == -1 ||
+	    table_open(&recipients, conf->recipients_file) == -1)
+		return -1;
+	return 0;
+}
+
+void
+tables_reload(void)
+{
+	if (users.active && table_load(&users) == -1)
+		log_warnx("keeping the old users table");
+	if (recipients.active && table_load(&recipients) == -1)
+		log_warnx("keeping the old recipients table");
+}
+
+static struct entry *
+table_find(const struct table *t, const char *key)
+{
+	struct entry	 k;
+
+	k.key = (char *)key;
+	return bsearch(&k, t->entries, t->n, sizeof(k), entry_cmp);
+}
+
+int
+table_has_users(void)
+{
+	return users.n > 0;
+}
+
+const char *
+table_user_hash(const char *user)
+{
+	struct entry	*e = table_find(&users, user);
+
+	return e != NULL ? e->value : NULL;
+}
+
+/* Without a recipients table, every address of an accepted domain is. */
+int
+table_rcpt_known(const struct mailaddr *ma)
+{
+	char	 key[ADDR_MAX + 3];
+
+	if (!recipients.active)
+		return 1;
+	if (addr_format(ma, key, sizeof(key)) == 0 &&
+	    table_find(&recipients, key) != NULL)
+		return 1;
+	snprintf(key, sizeof(key), "@%s", ma->domain);
+	return table_find(&recipients, key) != NULL;
+}

@@ -1,0 +1,18 @@
+/*
+ * table.h: smtpd's tables, read at start (as root) and again on SIGHUP
+ * through directory handles kept from start-up, so a chrooted smtpd can
+ * still reread them.  A table that fails to load keeps the old contents.
+ */
+#ifndef FERRY_TABLE_H
+#define FERRY_TABLE_H
+
+struct config;
+struct mailaddr;
+
+int		 tables_open(const struct config *);
+void		 tables_reload(void);
+int		 table_has_users(void);
+const char	*table_user_hash(const char *);
+int		 table_rcpt_known(const struct mailaddr *);
+
+#endif

@@ -122,7 +122,7 @@ stop:
 test: deps-test all
 	$(PYTHON) -m pytest -q t
 
-bench: all
+bench: deps-test all
 	$(PYTHON) bench/run.py
 
 install: all

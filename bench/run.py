@@ -5,8 +5,18 @@ Starts its own queued on a temporary spool and measures
   - local submission throughput, one sendmail at a time and several in
     parallel (parallel commits share directory fsyncs: group commit);
   - peak memory of queued and sendmail while a large message is submitted
-    (both stream: the peak must not grow with the message size).
+    (both stream: the peak must not grow with the message size);
+  - with relayd and two sink servers: delivery rates end to end, and
+    relayd's memory while it sends a 1 GiB message;
+  - with smtpd (queued + smtpd on a fresh spool for each figure, no
+    relayd, so what smtpd accepts stays queued; load from smtpload.py,
+    like Postfix's smtp-source): messages/s with 20 parallel sessions of
+    1 and of 100 messages of 10 KB, one session's latency from MAIL to
+    the 250 after the final dot, smtpd's peak RSS while it receives a
+    1 GiB message and with 1000 idle sessions open, and whether another
+    client is served meanwhile.
 """
+import asyncio
 import concurrent.futures
 import os
 import shutil
@@ -19,10 +29,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "t"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import smtpload  # noqa: E402
 BODY = b"Subject: bench\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 25
 
 
-def start_queued(top):
+def start_queued(top, extra=""):
+    """queued on a spool under TOP; EXTRA: more lines for ferry.conf."""
     for sub in ("queue", "run", "log"):
         os.makedirs(os.path.join(top, sub), exist_ok=True)
     os.chmod(top, 0o755)
@@ -30,7 +43,7 @@ def start_queued(top):
     with open(conf, "w") as f:
         f.write(f"queue_directory = {top}/queue\nrun_directory = {top}/run\n"
                 f"log_directory = {top}/log\nmyhostname = bench.test\n"
-                "max_message_size = 2G\nqueue_min_free = 0\n")
+                "max_message_size = 2G\nqueue_min_free = 0\n" + extra)
     proc = subprocess.Popen([f"{BIN}/queued", "-f", "-c", conf],
                             stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -241,6 +254,266 @@ def relay_rows(top, conf):
     return rows
 
 
+# --- smtpd: SMTP reception into the queue ------------------------------------
+
+SMTPD_CONF = """smtp_listen = 127.0.0.1:{port}
+submission_listen =
+smtps_listen =
+accepted_domains = bench.test
+mynetworks = 127.0.0.0/8
+smtpd_max_sessions_per_ip = 2000
+smtpd_max_sessions = 3000
+"""
+RCPT = ("user@bench.test",)
+SENDER = "bench@source.test"
+
+
+class SmtpdFailed(Exception):
+    pass
+
+
+class Smtpd:
+    """queued and smtpd on a fresh spool of their own (no relayd: what
+    smtpd accepts stays queued).  A new one for each measurement, so that
+    every peak RSS (VmHWM) is that measurement's own and the queue starts
+    empty."""
+
+    def __init__(self, top):
+        import sinks
+        self.top = top
+        self.port = sinks.free_port()
+        self.qproc, self.conf = start_queued(
+            top, SMTPD_CONF.format(port=self.port))
+        self.errfile = os.path.join(top, "smtpd.stderr")
+        self.proc = None
+        try:
+            with open(self.errfile, "wb") as err:
+                # -f: the pid started is the daemon, also after it drops
+                # privileges
+                self.proc = subprocess.Popen([f"{BIN}/smtpd", "-f", "-c",
+                                              self.conf], stderr=err)
+            self.extensions = self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout=10):
+        """Until the port accepts and the 220 greeting is read; returns
+        the EHLO keywords."""
+        async def greeting():
+            c = await smtpload.Client.connect("127.0.0.1", self.port,
+                                              ehlo=False)
+            c.close()
+
+        async def ehlo():
+            c = await smtpload.Client.connect("127.0.0.1", self.port)
+            await c.quit()
+            return c.extensions
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise SmtpdFailed(f"smtpd exited ({self.proc.returncode})"
+                                  f" at start-up: {self.stderr()}")
+            try:
+                self.run(greeting(), 5)
+                break
+            except (OSError, smtpload.SMTPError, asyncio.TimeoutError):
+                if time.monotonic() > deadline:
+                    raise SmtpdFailed("smtpd did not greet within "
+                                      f"{timeout} s: {self.stderr()}")
+                time.sleep(0.02)
+        try:
+            return self.run(ehlo(), 10)
+        except (OSError, smtpload.SMTPError, asyncio.TimeoutError) as e:
+            raise SmtpdFailed(f"EHLO: {e!r}: smtpd: {self.stderr()}")
+
+    def run(self, coro, timeout):
+        """Run COROUTINE in a new event loop, at most TIMEOUT seconds."""
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+
+    def peak_kib(self):
+        return peak_kib(self.proc.pid)
+
+    def queued_messages(self):
+        """(count, bytes) of the messages committed to the queue."""
+        q = os.path.join(self.top, "queue", "q")
+        envs = [n for n in os.listdir(q) if n.endswith(".env")]
+        size = sum(os.path.getsize(os.path.join(q, n[:-4] + ".msg"))
+                   for n in envs)
+        return len(envs), size
+
+    def stderr(self):
+        try:
+            with open(self.errfile, "rb") as f:
+                text = f.read().decode(errors="replace").strip()
+        except OSError:
+            text = ""
+        return " | ".join(text.splitlines()[-5:]) or "(nothing on stderr)"
+
+    def stop(self):
+        for proc in (self.proc, self.qproc):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def smtpd_load(top, sessions, messages, per_session):
+    """smtp-source -s SESSIONS -m MESSAGES -l 10240, PER_SESSION messages
+    per connection; returns (Result, extensions)."""
+    d = Smtpd(top)
+    try:
+        r = d.run(smtpload.load("127.0.0.1", d.port, sessions, messages,
+                                per_session, 10240, SENDER, RCPT), 300)
+        n, _ = d.queued_messages()
+        if n != messages:
+            raise SmtpdFailed(f"{messages} messages accepted, {n} in the "
+                              "queue")
+        if d.proc.poll() is not None:
+            raise SmtpdFailed(f"smtpd exited: {d.stderr()}")
+        return r, d.extensions
+    except (smtpload.SMTPError, OSError, asyncio.TimeoutError) as e:
+        raise SmtpdFailed(f"{e!r}: smtpd: {d.stderr()}") from None
+    finally:
+        d.stop()
+
+
+def smtpd_large(top, size):
+    """One message of SIZE bytes, streamed; returns (smtpd peak RSS after
+    start, after the message (KiB), MAIL to 250 in seconds)."""
+    d = Smtpd(top)
+    try:
+        before = d.peak_kib()
+
+        async def send():
+            c = await smtpload.Client.connect("127.0.0.1", d.port)
+            secs = await c.send(SENDER, RCPT, smtpload.large_body(size))
+            await c.quit()
+            return secs
+
+        secs = d.run(send(), 600)
+        after = d.peak_kib()
+        n, queued = d.queued_messages()
+        if n != 1 or queued < size:
+            raise SmtpdFailed(f"{n} messages of {queued} bytes in the "
+                              f"queue after one of {size}")
+        return before, after, secs
+    except (smtpload.SMTPError, OSError, asyncio.TimeoutError) as e:
+        raise SmtpdFailed(f"{e!r}: smtpd: {d.stderr()}") from None
+    finally:
+        d.stop()
+
+
+def smtpd_idle(top, count):
+    """COUNT idle sessions (greeting read, EHLO said), then one more
+    client's whole transaction; returns (smtpd peak RSS before, with the
+    sessions (KiB), the transaction's seconds from connect to the 250)."""
+    import resource
+    d = Smtpd(top)                  # with the limit smtpd would have
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        want, hard = count + 256, limits[1]
+        if limits[0] != resource.RLIM_INFINITY and limits[0] < want:
+            if hard != resource.RLIM_INFINITY and hard < want:
+                raise SmtpdFailed(f"RLIMIT_NOFILE hard limit {hard} is "
+                                  f"under the {want} needed")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        before = d.peak_kib()
+
+        async def measure():
+            idle = await smtpload.open_idle("127.0.0.1", d.port, count)
+            try:
+                await asyncio.sleep(0.2)        # let smtpd settle
+                peak = d.peak_kib()
+                start = time.perf_counter()
+                c = await smtpload.Client.connect("127.0.0.1", d.port)
+                await c.send(SENDER, RCPT, smtpload.message(10240))
+                secs = time.perf_counter() - start
+                await c.quit()
+                return peak, secs
+            finally:
+                for c in idle:
+                    c.close()
+
+        peak, secs = d.run(measure(), 120)
+        return before, peak, secs
+    except (smtpload.SMTPError, OSError, asyncio.TimeoutError) as e:
+        raise SmtpdFailed(f"{e!r}: smtpd: {d.stderr()}") from None
+    finally:
+        d.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+
+def smtpd_rows(top):
+    """The smtpd figures; a measurement that fails says so in its row and
+    the others still run."""
+    rows = []
+    one, many = smtpload.selftest(20, 2000, 10240)
+    rows.append(("load generator vs a do-nothing server, 1 / 100 msg per "
+                 "session (msg/s)", f"{one.rate:.0f} / {many.rate:.0f}"))
+    n = [0]
+
+    def fresh():
+        n[0] += 1
+        return os.path.join(top, f"smtpd{n[0]}")
+
+    def measure(name, fn):
+        try:
+            fn()
+        except SmtpdFailed as e:
+            rows.append((name, f"failed: {e}"))
+
+    def load(per_session, messages):
+        r, ext = smtpd_load(fresh(), 20, messages, per_session)
+        if "PIPELINING" not in ext:
+            rows.append(("smtpd does not advertise PIPELINING: commands "
+                         "went one at a time", None))
+        rows.append((f"SMTP, 20 sessions, {per_session} msg/session, "
+                     "10 KB (msg/s)", f"{r.rate:.0f}"))
+        rows.append((f"SMTP, 20 sessions, {per_session} msg/session: "
+                     "latency median / p99 (ms)",
+                     f"{r.median * 1000:.1f} / {r.p99 * 1000:.1f}"))
+
+    def latency():
+        r, _ = smtpd_load(fresh(), 1, 500, 500)
+        rows.append(("SMTP, 1 session, 10 KB: MAIL to 250 median / p99 "
+                     "(ms)", f"{r.median * 1000:.2f} / {r.p99 * 1000:.2f}"))
+        rows.append(("SMTP, 1 session, 10 KB (msg/s)", f"{r.rate:.0f}"))
+
+    def large():
+        mib = 1024
+        start, peak, secs = smtpd_large(fresh(), mib << 20)
+        rows.append(("smtpd peak RSS after start-up (KiB)", start))
+        rows.append((f"{mib} MiB message over SMTP: smtpd peak RSS (KiB)",
+                     peak))
+        rows.append((f"{mib} MiB message over SMTP: MAIL to 250 (MiB/s)",
+                     f"{mib / secs:.0f}"))
+
+    def idle():
+        count = 1000
+        start, peak, secs = smtpd_idle(fresh(), count)
+        rows.append((f"{count} idle sessions: smtpd peak RSS (KiB)", peak))
+        rows.append((f"{count} idle sessions: per session (KiB)",
+                     f"{(peak - start) / count:.1f}"))
+        rows.append((f"{count} idle sessions: one more client, connect to "
+                     "250 (ms)", f"{secs * 1000:.1f}"))
+
+    measure("SMTP, 20 sessions, 1 msg/session", lambda: load(1, 2000))
+    measure("SMTP, 20 sessions, 100 msg/session", lambda: load(100, 4000))
+    measure("SMTP, 1 session", latency)
+    measure("1024 MiB message over SMTP", large)
+    measure("1000 idle sessions", idle)
+    rows.append(("Postfix: not measured (not installed here; installing "
+                 "it would take over port 25 and /usr/sbin/sendmail)",
+                 None))
+    return rows
+
+
 def main():
     top = tempfile.mkdtemp(prefix="ferry-bench-")
     proc, conf = start_queued(top)
@@ -268,9 +541,14 @@ def main():
                 rqproc.wait(timeout=10)
         else:
             rows.append(("end to end (relayd)", "not built"))
-        width = max(len(r[0]) for r in rows)
+        if os.path.exists(f"{BIN}/smtpd"):
+            rows.extend(smtpd_rows(os.path.join(top, "smtpd")))
+        else:
+            rows.append(("smtpd: not built", None))
+        # a row without a value is a note, printed as it is
+        width = max(len(r[0]) for r in rows if r[1] is not None)
         for name, value in rows:
-            print(f"{name:<{width}}  {value}")
+            print(name if value is None else f"{name:<{width}}  {value}")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

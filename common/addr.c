@@ -118,6 +118,46 @@ find_at(const char *s, size_t n)
 }
 
 /*
+ * Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code
+ * points past U+10FFFF.  Plain ASCII passes.
+ */
+static int
+valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t		 i = 0, k, len;
+	unsigned long	 cp;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			len = 2;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			len = 3;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			len = 4;
+		else
+			return 0;
+		if (i + len > n)
+			return 0;
+		cp = s[i] & (0x7f >> len);
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 &&
+		    cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 ||
+		    cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/*
  * Parse s into a.  Returns 0, or -1 with *why set to a short reason fit
  * for an SMTP reply or an error message.
  */
@@ -148,6 +188,10 @@ addr_parse(const char *s, int flags, struct mailaddr *a, const char **why)
 	}
 	if (n > ADDR_MAX) {
 		*why = "address too long";
+		return -1;
+	}
+	if (!valid_utf8((const unsigned char *)s, n)) {
+		*why = "malformed UTF-8";
 		return -1;
 	}
 	local = s;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "log.h"
 #include "netaddr.h"
@@ -269,7 +270,8 @@ valid_list(enum config_type type, const char *v, const char **why)
 	struct sockaddr_storage	 ss;
 	struct netmask		 nm;
 	socklen_t		 len;
-	char			 word[256];
+	struct mailaddr		 ma;
+	char			 word[256], probe[260];
 	int			 r;
 
 	while ((r = word_next(&v, word, sizeof(word))) != 0) {
@@ -285,8 +287,10 @@ valid_list(enum config_type type, const char *v, const char **why)
 				goto bad;
 			break;
 		default:
-			if (strlen(word) > 253 || !valid_name(word, ".-_") ||
-			    word[0] == '.' || word[0] == '-')
+			/* a domain is valid if an address in it is */
+			snprintf(probe, sizeof(probe), "x@%s", word);
+			if (word[0] == '[' || addr_parse(probe, 0, &ma,
+			    why) == -1)
 				goto bad;
 			break;
 		}

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "smtpd.h"
+#include "util.h"
 
 enum line_state {
 	L_START,	/* after a real CRLF: a '.' is special here */
@@ -40,6 +42,21 @@ body_begin(struct body *b, int fd, int dots, long long max)
 	b->too_big = 0;
 	b->size = 0;
 	b->max = max;
+	b->len = 0;
+	if (b->buf == NULL)
+		b->buf = xmalloc(BODY_BUF_SIZE);
+}
+
+/* The message is over: close the file, give the buffer back. */
+void
+body_end(struct body *b)
+{
+	if (b->fd != -1) {
+		close(b->fd);
+		b->fd = -1;
+	}
+	free(b->buf);
+	b->buf = NULL;
 	b->len = 0;
 }
 
@@ -73,9 +90,9 @@ body_put(struct body *b, const char *p, size_t n)
 	if (b->too_big || b->failed || b->fd == -1)
 		return;
 	while (n > 0) {
-		if (b->len == sizeof(b->buf))
+		if (b->len == BODY_BUF_SIZE)
 			body_flush(b);
-		k = n < sizeof(b->buf) - b->len ? n : sizeof(b->buf) - b->len;
+		k = n < BODY_BUF_SIZE - b->len ? n : BODY_BUF_SIZE - b->len;
 		memcpy(b->buf + b->len, p, k);
 		b->len += k;
 		p += k;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -141,13 +142,26 @@ split_path(char *arg, const char *prefix, char **path, char **params)
 	return 0;
 }
 
+/*
+ * SIZE=n: a number too long to hold is certainly too big.  -1 if the
+ * value is not a number.
+ */
+static int
+size_param(const char *v, long long *size)
+{
+	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v))
+		return -1;
+	*size = strlen(v) > 18 ? LLONG_MAX : strtoll(v, NULL, 10);
+	return 0;
+}
+
 /* MAIL parameters; 0, or -1 after a reply. */
 static int
 mail_params(struct session *s, char *params, long long *size)
 {
-	char	 word[128], *eq;
-	const char *p = params;
-	int	 r;
+	char		 word[128], *eq;
+	const char	*p = params;
+	int		 r;
 
 	*size = 0;
 	while ((r = word_next(&p, word, sizeof(word))) != 0) {
@@ -155,15 +169,14 @@ mail_params(struct session *s, char *params, long long *size)
 			goto unsupported;
 		if ((eq = strchr(word, '=')) != NULL)
 			*eq++ = '\0';
-		if (strcasecmp(word, "SIZE") == 0 && eq != NULL &&
-		    strspn(eq, "0123456789") == strlen(eq) && *eq != '\0' &&
-		    strlen(eq) <= 18)
-			*size = strtoll(eq, NULL, 10);
-		else if (strcasecmp(word, "BODY") == 0 && eq != NULL &&
-		    (strcasecmp(eq, "7BIT") == 0 ||
-		    strcasecmp(eq, "8BITMIME") == 0))
-			;
-		else if (strcasecmp(word, "SMTPUTF8") == 0 && eq == NULL)
+		if (strcasecmp(word, "SIZE") == 0) {
+			if (size_param(eq, size) == -1)
+				goto bad;
+		} else if (strcasecmp(word, "BODY") == 0) {
+			if (eq == NULL || (strcasecmp(eq, "7BIT") != 0 &&
+			    strcasecmp(eq, "8BITMIME") != 0))
+				goto bad;
+		} else if (strcasecmp(word, "SMTPUTF8") == 0 && eq == NULL)
 			s->smtputf8 = 1;
 		else if (strcasecmp(word, "AUTH") == 0 && eq != NULL)
 			;	/* RFC 4954 5: we do not trust other servers' word */
@@ -171,6 +184,9 @@ mail_params(struct session *s, char *params, long long *size)
 			goto unsupported;
 	}
 	return 0;
+bad:
+	session_reply(s, "501 5.5.4 Bad value for %s", word);
+	return -1;
 unsupported:
 	session_reply(s, "555 5.5.4 Unsupported parameter");
 	return -1;
@@ -441,6 +457,7 @@ chunk_opened(struct session *s, int status, const char *text)
 	if (message_opened(s, status, text, 0) == -1) {
 		s->bdat_error = "451 4.3.0 Queue not available, try again later";
 		qclient_close(s);
+		body_begin(&s->body, -1, 0, LLONG_MAX);	/* read, drop */
 	}
 	s->state = S_BDAT;
 	if (s->bdat_left == 0) {
@@ -466,16 +483,15 @@ cmd_bdat(struct session *s, char *arg)
 	s->bdat_left = size;
 	s->bdat_last = *end != '\0';
 	if (s->queue == NULL && s->bdat_error == NULL) {
-		if (!s->in_mail)
-			s->bdat_error = "503 5.5.1 Need MAIL command";
-		else if (s->nrcpt == 0)
-			s->bdat_error = "503 5.5.1 Need RCPT command";
-		else {
+		if (s->in_mail && s->nrcpt > 0) {
 			session_wait(s);
 			if (qclient_open(s, chunk_opened) == -1)
 				chunk_opened(s, QC_TEMP, "cannot reach queued");
 			return;
 		}
+		s->bdat_error = s->in_mail ? "503 5.5.1 Need RCPT command" :
+		    "503 5.5.1 Need MAIL command";
+		body_begin(&s->body, -1, 0, LLONG_MAX);		/* read, drop */
 	}
 	s->state = S_BDAT;
 	if (size == 0) {

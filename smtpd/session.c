@@ -119,10 +119,7 @@ session_reset(struct session *s)
 	size_t	 i;
 
 	qclient_close(s);
-	if (s->body.fd != -1) {
-		close(s->body.fd);
-		s->body.fd = -1;
-	}
+	body_end(&s->body);
 	for (i = 0; i < s->nrcpt; i++)
 		free(s->rcpts[i]);
 	free(s->rcpts);

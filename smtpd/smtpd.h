@@ -49,7 +49,7 @@ struct body {
 	long long	 size;		/* octets of message so far */
 	long long	 max;
 	size_t		 len;		/* bytes waiting in buf */
-	char		 buf[BODY_BUF_SIZE];
+	char		*buf;		/* BODY_BUF_SIZE, during a message */
 };
 
 struct session {
@@ -134,6 +134,7 @@ void	 command_chunk_end(struct session *);
 /* body.c */
 enum body_status { BODY_MORE, BODY_END, BODY_BARE };
 void	 body_begin(struct body *, int, int, long long);
+void	 body_end(struct body *);
 int	 body_header(struct body *, struct session *);
 enum body_status body_feed(struct body *, const unsigned char *, size_t,
 	    size_t *, int);

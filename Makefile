@@ -76,7 +76,7 @@ bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 
 bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -pthread \
 		$(shell pkg-config --libs libevent_openssl libssl libcrypto)
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))

@@ -21,9 +21,13 @@
 
 static void	 auth_check(struct session *, const char *, const char *);
 
-/* Decode a client response; -1 (after a reply) if it is not base64. */
+/*
+ * Decode a client response; -1 (after a reply) if it is not base64, or
+ * holds a NUL where none may be (a NUL would cut the text short).
+ */
 static ssize_t
-decode(struct session *s, const char *in, unsigned char *out, size_t size)
+decode(struct session *s, const char *in, unsigned char *out, size_t size,
+    int nul_ok)
 {
 	ssize_t	 n;
 
@@ -32,7 +36,8 @@ decode(struct session *s, const char *in, unsigned char *out, size_t size)
 		session_reply(s, "501 5.7.0 Authentication cancelled");
 		return -1;
 	}
-	if ((n = base64_decode(in, out, size - 1)) == -1) {
+	if ((n = base64_decode(in, out, size - 1)) == -1 ||
+	    (!nul_ok && memchr(out, '\0', n) != NULL)) {
 		s->state = S_COMMAND;
 		session_reply(s, "501 5.5.2 Cannot decode response");
 		return -1;
@@ -49,7 +54,7 @@ auth_plain(struct session *s, const char *response)
 	char		*authz, *user, *pass, *end, *nul;
 	ssize_t		 n;
 
-	if ((n = decode(s, response, buf, sizeof(buf))) == -1)
+	if ((n = decode(s, response, buf, sizeof(buf), 1)) == -1)
 		return;
 	authz = (char *)buf;
 	end = authz + n;
@@ -80,13 +85,13 @@ auth_response(struct session *s, char *line)
 		break;
 	case S_AUTH_USER:
 		if (decode(s, line, (unsigned char *)s->auth_user,
-		    sizeof(s->auth_user)) == -1)
+		    sizeof(s->auth_user), 0) == -1)
 			break;
 		s->state = S_AUTH_PASS;
 		session_reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
 		break;
 	case S_AUTH_PASS:
-		if (decode(s, line, buf, sizeof(buf)) != -1)
+		if (decode(s, line, buf, sizeof(buf), 0) != -1)
 			auth_check(s, s->auth_user, (const char *)buf);
 		explicit_bzero(buf, sizeof(buf));
 		break;

@@ -19,6 +19,10 @@ enum lookup_result {
 
 typedef void (*lookup_cb)(struct session *, enum lookup_result);
 
+struct event_base;
+
+void	 lookup_init(struct event_base *);
+void	 lookup_cancel(struct session *);
 int	 lookup_can_auth(void);
 void	 lookup_auth(struct session *, const char *, const char *, lookup_cb);
 void	 lookup_rcpt(struct session *, const struct mailaddr *, lookup_cb);

@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "lookup.h"
 #include "smtpd.h"
 #include "util.h"
 
@@ -142,6 +143,7 @@ session_free(struct session *s)
 	log_event("event=disconnect session=%08x client=%s messages=%zu "
 	    "errors=%d", s->id, s->ip, s->messages, s->errors);
 	session_reset(s);
+	lookup_cancel(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
 	bufferevent_free(s->bev);

@@ -44,6 +44,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "lookup.h"
 #include "privsep.h"
 #include "smtpd.h"
 #include "table.h"
@@ -158,6 +159,7 @@ main(int argc, char **argv)
 	if ((sbase = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	daemon_ping_serve(sbase, ping_sock, "smtpd");
+	lookup_init(sbase);
 	daemon_signals(sbase);
 	start_timers();
 	listeners_start(sbase);

@@ -72,6 +72,7 @@ struct session {
 	int			 discarding;	/* skipping an overlong line */
 	int			 errors;
 	struct event		*delay;		/* AUTH failure delay */
+	void			*lookup;	/* a lookup in progress */
 
 	char			 helo[256];
 	int			 esmtp;

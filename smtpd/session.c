@@ -269,6 +269,15 @@ tls_established(struct session *s)
 	session_resume(s);
 }
 
+/* A line that is no command; it also ends an AUTH exchange. */
+static int
+line_error(struct session *s, const char *reply)
+{
+	s->state = S_COMMAND;
+	session_reply(s, "%s", reply);
+	return 0;
+}
+
 /*
  * The next command line from in, CRLF removed, into line.  Returns 1,
  * or 0 when no complete line is buffered.  An overlong line, a bare LF
@@ -292,20 +301,15 @@ read_line(struct session *s, struct evbuffer *in, char *line)
 	if (s->discarding || n > SMTP_LINE_MAX) {
 		evbuffer_drain(in, n);
 		s->discarding = 0;
-		session_reply(s, "500 5.5.2 Line too long");
-		return 0;
+		return line_error(s, "500 5.5.2 Line too long");
 	}
 	evbuffer_remove(in, line, n);
 	line[n - 1] = '\0';
-	if (n < 2 || line[n - 2] != '\r') {
-		session_reply(s, "500 5.5.2 Line must end with CRLF");
-		return 0;
-	}
+	if (n < 2 || line[n - 2] != '\r')
+		return line_error(s, "500 5.5.2 Line must end with CRLF");
 	line[n - 2] = '\0';
-	if (strlen(line) != n - 2 || strchr(line, '\r') != NULL) {
-		session_reply(s, "500 5.5.2 Bad character in command");
-		return 0;
-	}
+	if (strlen(line) != n - 2 || strchr(line, '\r') != NULL)
+		return line_error(s, "500 5.5.2 Bad character in command");
 	return 1;
 }
 

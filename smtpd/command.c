@@ -326,16 +326,20 @@ cmd_rcpt(struct session *s, char *arg)
 		    log_q("relay access denied"));
 		session_reply(s, "554 5.7.1 Relay access denied");
 		return;
+	case RCPT_LOCAL:
+		/* RFC 5321 4.5.1: postmaster exists, whatever the tables say */
+		if (strcasecmp(ma.local, "postmaster") != 0)
+			break;
+		/* FALLTHROUGH */
 	case RCPT_RELAY:
 		session_wait(s);
 		rcpt_checked(s, LOOKUP_YES);
 		return;
-	case RCPT_LOCAL:
-		session_wait(s);
-		lookup_rcpt(s, &ma, rcpt_checked);
-		return;
 	}
+	session_wait(s);
+	lookup_rcpt(s, &ma, rcpt_checked);
 }
+
 
 static void
 message_committed(struct session *s, int status, const char *text)

@@ -53,6 +53,19 @@ session_setup_bev(struct session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/* The bufferevent's own timeouts do not cover the TLS handshake. */
+static void
+on_handshake_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)events;
+	log_event("event=timeout session=%08x client=%s during=tls-handshake",
+	    s->id, s->ip);
+	session_free(s);
+}
+
 /*
  * A TLS bufferevent on the session's socket.  It owns the socket; the
  * plain one before it did not, so STARTTLS can free that one and go on
@@ -61,6 +74,7 @@ session_setup_bev(struct session *s)
 static struct bufferevent *
 tls_bufferevent(struct session *s)
 {
+	struct timeval		 tv = { smtpd_conf()->smtpd_timeout, 0 };
 	struct bufferevent	*bev;
 	SSL			*ssl;
 
@@ -74,6 +88,7 @@ tls_bufferevent(struct session *s)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	s->tls = 1;
+	evtimer_add(s->handshake, &tv);
 	return bev;
 }
 
@@ -94,6 +109,9 @@ session_start(int fd, const struct netaddr *addr, enum listener_kind kind,
 	s->trusted = netlist_match(conf->mynetworks, addr);
 	s->client = client;
 	s->body.fd = -1;
+	if ((s->handshake = evtimer_new(smtpd_base(), on_handshake_timeout,
+	    s)) == NULL)
+		fatalx("evtimer_new");
 	if (kind == LISTEN_SMTPS)
 		s->bev = tls_bufferevent(s);
 	else
@@ -102,6 +120,7 @@ session_start(int fd, const struct netaddr *addr, enum listener_kind kind,
 		log_warnx("session=%08x cannot set up the connection", s->id);
 		close(fd);
 		client_put(client);
+		event_free(s->handshake);
 		free(s);
 		return;
 	}
@@ -146,6 +165,7 @@ session_free(struct session *s)
 	lookup_cancel(s);
 	if (s->delay != NULL)
 		event_free(s->delay);
+	event_free(s->handshake);
 	bufferevent_free(s->bev);
 	if (!s->tls)
 		close(s->fd);	/* a TLS bufferevent closes it itself */
@@ -261,11 +281,13 @@ tls_established(struct session *s)
 
 	log_event("event=tls session=%08x client=%s version=%s cipher=%s",
 	    s->id, s->ip, SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	evtimer_del(s->handshake);
 	if (s->kind == LISTEN_SMTPS)
 		return;
 	session_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	s->login[0] = '\0';	/* even an AUTH before TLS is forgotten */
 	session_resume(s);
 }
 

@@ -72,6 +72,7 @@ struct session {
 	int			 discarding;	/* skipping an overlong line */
 	int			 errors;
 	struct event		*delay;		/* AUTH failure delay */
+	struct event		*handshake;	/* TLS handshake deadline */
 	void			*lookup;	/* a lookup in progress */
 
 	char			 helo[256];

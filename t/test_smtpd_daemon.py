@@ -1,0 +1,403 @@
+"""smtpd as a daemon (doc/smtpd.md, Privileges; README, Running the
+daemons): configuration errors, the user and chroot it runs in, SIGTERM,
+SIGHUP re-reading its tables, IPv6 listeners."""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import child_pids, parse_log_line
+from smtpdharness import (USERS, Client, has_ipv6_loopback,  # noqa: F401
+    smtpd, split_received)
+
+
+def conf_line(ferry, key):
+    """The 1-based line of KEY in ferry.conf."""
+    for i, line in enumerate(ferry.conf_path.read_text().splitlines(), 1):
+        if line.split("=")[0].strip() == key:
+            return i
+    raise AssertionError("%s not in ferry.conf" % key)
+
+
+# --- configuration errors -----------------------------------------------------
+
+BAD_LISTEN = ["127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000",
+    "127.0.0.1:smtp", "::1:25", "localhost:25", "1.2.3.4.5:25",
+    "[::1]25", "[127.0.0.1:25"]
+
+
+@pytest.mark.smtpd_nostart
+@pytest.mark.parametrize("key,value", [("smtp_listen", v) for v in
+    BAD_LISTEN] + [("submission_listen", "127.0.0.1:x"),
+    ("smtps_listen", "[::1]:")])
+def test_bad_listen_value(smtpd, key, value):
+    """A listener that is not address:port: smtpd exits 78 with
+    FILE:LINE: and the key on stderr, without starting."""
+    smtpd.ferry.write_conf(**{key: "127.0.0.1:%d %s" % (smtpd.extra,
+        value)})
+    r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 78, (r.returncode, err)
+    where = "%s:%d:" % (smtpd.ferry.conf_path, conf_line(smtpd.ferry, key))
+    assert where in err, err
+    assert key in err, err
+
+
+@pytest.mark.smtpd_nostart
+def test_smtps_without_certificate(smtpd):
+    """smtps_listen without smtpd_tls_cert_file: exit 78, naming
+    smtps_listen."""
+    smtpd.ferry.write_conf(smtpd_tls_cert_file="", smtpd_tls_key_file="")
+    r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 78, (r.returncode, err)
+    assert "smtps_listen" in err, err
+    assert str(smtpd.ferry.conf_path) in err, err
+
+
+@pytest.mark.smtpd_nostart
+@pytest.mark.parametrize("key,value", [
+    ("mynetworks", "10.0.0.0/33"),
+    ("mynetworks", "not-a-network"),
+    ("accepted_domains", "ferry.test bad..domain"),
+    ("smtpd_bare_lf", "maybe"),
+    ("smtpd_sender_policy", "nobody"),
+    ("smtpd_max_sessions", "0"),
+])
+def test_bad_smtpd_keys(smtpd, key, value):
+    """Other smtpd keys with bad values: exit 78 and FILE:LINE:."""
+    smtpd.ferry.write_conf(**{key: value})
+    r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 78, (r.returncode, err)
+    assert "%s:%d:" % (smtpd.ferry.conf_path,
+        conf_line(smtpd.ferry, key)) in err, err
+
+
+@pytest.mark.smtpd_nostart
+def test_missing_certificate_file(smtpd):
+    """A certificate file that does not exist: smtpd does not start
+    (non-zero exit) and names the file."""
+    missing = smtpd.base / "nonexistent.crt"
+    smtpd.ferry.write_conf(smtpd_tls_cert_file=str(missing))
+    r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode != 0, err
+    assert str(missing) in err, err
+
+
+@pytest.mark.smtpd_nostart
+def test_missing_recipients_file(smtpd):
+    """A recipients_file that does not exist at start-up: smtpd does not
+    start and names the file (accepting every address instead would be
+    silently wrong)."""
+    missing = smtpd.base / "nonexistent-recipients"
+    smtpd.ferry.write_conf(recipients_file=str(missing))
+    r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode != 0, err
+    assert str(missing) in err, err
+
+
+@pytest.mark.smtpd_nostart
+def test_port_in_use(smtpd):
+    """A listener whose port another program holds: smtpd exits non-zero
+    and says which address it could not bind."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", smtpd.smtp))
+        s.listen(1)
+        r = smtpd.run_smtpd()
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode != 0, err
+    assert "127.0.0.1:%d" % smtpd.smtp in err, err
+
+
+# --- life cycle ---------------------------------------------------------------
+
+def test_sigterm_exits_zero(smtpd):
+    """SIGTERM: smtpd exits 0 and its ports are closed."""
+    assert smtpd.stop() == 0
+    with pytest.raises(ConnectionRefusedError):
+        Client("127.0.0.1", smtpd.smtp, timeout=2)
+
+
+def test_sigterm_with_open_sessions(smtpd):
+    """SIGTERM while sessions are open (one in DATA): smtpd exits 0
+    within the stop timeout; nothing half-written stays in the queue."""
+    a = smtpd.client()
+    a.ehlo()
+    b = smtpd.client()
+    b.ehlo()
+    b.mail()
+    b.rcpt("user@ferry.test")
+    assert b.cmd("DATA").code == 354
+    b.send(b"Subject: x\r\n\r\nhalf\r\n")
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    assert smtpd.stop() == 0
+    assert time.monotonic() - t0 < 5
+    a.close()
+    b.close()
+    time.sleep(0.5)
+    assert smtpd.ferry.queue_files() == []
+
+
+def test_second_copy_refuses(smtpd):
+    """A second smtpd with the same configuration does not start; the
+    first keeps serving."""
+    r = smtpd.run_smtpd()
+    assert r.returncode != 0, r.stderr
+    with smtpd.client() as c:
+        c.ehlo()
+        c.send_mail()
+
+
+def test_log_file(smtpd):
+    """smtpd writes log_directory/smtpd.log in the common format, and the
+    queue id of an accepted message appears in it."""
+    with smtpd.client() as c:
+        c.ehlo()
+        msgid = c.send_mail()
+    time.sleep(0.2)
+    lines = smtpd.log().splitlines()
+    assert lines, "smtpd.log is empty"
+    parsed = [parse_log_line(l) for l in lines]
+    assert all(p is not None and p["_prog"] == "smtpd" for p in parsed), \
+        lines[:5]
+    assert any(msgid in l for l in lines), lines[-10:]
+
+
+# --- tables on SIGHUP ---------------------------------------------------------
+
+def test_sighup_rereads_tables(smtpd):
+    """SIGHUP: a recipient and a user added to the tables (files replaced
+    by rename, as editors and ferryctl passwd do) are in force; a
+    removed one is gone."""
+    with smtpd.client() as c:
+        c.ehlo()
+        c.mail()
+        assert c.rcpt("carol@ferry.test").startswith("550 5.1.1")
+    smtpd.write_recipients(["user@ferry.test", "carol@ferry.test"])
+    users = dict(USERS, carol="carol-N3w-pw")
+    del users["bob"]
+    smtpd.write_users(users)
+    smtpd.ferry.signal("smtpd", signal.SIGHUP)
+    time.sleep(0.5)
+    with smtpd.client() as c:
+        c.ehlo()
+        c.mail()
+        assert c.rcpt("carol@ferry.test").startswith("250 2.")
+        assert c.rcpt("alice@ferry.test").startswith("550 5.1.1")
+        # example.org is still accepted, but no longer in the table
+        assert c.rcpt("x@example.org").startswith("550 5.1.1")
+    with smtpd.submission_client() as c:
+        c.ehlo()
+        assert c.auth_plain("carol", "carol-N3w-pw").startswith("235")
+    with smtpd.submission_client() as c:
+        c.ehlo()
+        assert c.auth_plain("bob", USERS["bob"]).startswith("535 5.7.8")
+
+
+def test_sighup_unreadable_table_keeps_old(smtpd):
+    """SIGHUP while the recipients file is missing: the old table stays in
+    force and smtpd keeps running."""
+    p = Path(smtpd.ferry.conf["recipients_file"])
+    p.rename(p.with_suffix(".away"))
+    smtpd.ferry.signal("smtpd", signal.SIGHUP)
+    time.sleep(0.5)
+    with smtpd.client() as c:
+        c.ehlo()
+        c.mail()
+        assert c.rcpt("user@ferry.test").startswith("250 2.")
+        assert c.rcpt("nosuch@ferry.test").startswith("550 5.1.1")
+    assert smtpd.ferry.daemons["smtpd"].alive()
+
+
+def test_sighup_keeps_sessions(smtpd):
+    """A session open across SIGHUP goes on."""
+    with smtpd.client() as c:
+        c.ehlo()
+        c.mail()
+        smtpd.ferry.signal("smtpd", signal.SIGHUP)
+        time.sleep(0.3)
+        assert c.rcpt("user@ferry.test").startswith("250 2.")
+        r = c.data(b"Subject: hup\r\n\r\nx\r\n")
+        assert r.startswith("250 2.0.0 Ok: queued as"), r
+
+
+def test_ping(smtpd):
+    """`ferry-control ping smtpd` answers on smtpd.sock (ferryctl start and
+    status use it)."""
+    assert smtpd.ferry.ping("smtpd")
+
+
+# --- privileges ---------------------------------------------------------------
+
+def proc_ids(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_runs_as_smtpd_user_in_chroot(smtpd):
+    """Started as root, smtpd runs as ferry-smtpd (real, effective, saved
+    and fs uid and gid), in a chroot at run_directory/smtpd that holds
+    nothing but sockets, as one process."""
+    pid = smtpd.ferry.pid("smtpd")
+    pw = pwd.getpwnam("ferry-smtpd")
+    assert proc_ids(pid, "Uid") == [pw.pw_uid] * 4
+    assert proc_ids(pid, "Gid") == [pw.pw_gid] * 4
+    groups = proc_ids(pid, "Groups")
+    assert set(groups) <= {pw.pw_gid}, groups
+    root = os.readlink("/proc/%d/root" % pid)
+    assert root == str(smtpd.ferry.run_dir / "smtpd"), root
+    for name in os.listdir(root):
+        st = os.lstat(os.path.join(root, name))
+        assert stat.S_ISSOCK(st.st_mode), "%s in the chroot" % name
+    assert child_pids(pid) == []
+    # and it still does its job
+    with smtpd.client() as c:
+        c.ehlo()
+        c.send_mail()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_no_capabilities(smtpd):
+    """After dropping root smtpd holds no capabilities."""
+    pid = smtpd.ferry.pid("smtpd")
+    with open("/proc/%d/status" % pid) as f:
+        caps = dict(l.split(":", 1) for l in f if l.startswith("Cap"))
+    for k in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        if k in caps:
+            assert int(caps[k].strip(), 16) == 0, (k, caps[k])
+
+
+# --- IPv6 ---------------------------------------------------------------------
+
+@pytest.mark.ferry_conf(smtp_listen="127.0.0.1:{smtp} [::1]:{extra}")
+def test_ipv6_listener(smtpd):
+    """smtp_listen with [::1]:PORT: a session over ::1 works, and the
+    Received header names the IPv6 address."""
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this host")
+    with Client("::1", smtpd.extra) as c:
+        assert c.greeting.code == 220
+        c.ehlo()
+        msgid = c.send_mail()
+    head, _ = split_received(smtpd.ferry.read_msg(msgid))
+    assert re.search(r"\[(IPv6:)?::1\]", head), head
+
+
+# --- the queue socket in smtpd's chroot ------------------------------------
+
+def smtpd_queue_socket(smtpd):
+    return smtpd.ferry.run_dir / "smtpd" / "queued.sock"
+
+
+def test_chroot_queue_socket_only_smtpd_verbs(smtpd):
+    """run_directory/smtpd/queued.sock does CREATE but refuses everything
+    else (FETCH, LIST, DELETE, FLUSH, SUBMIT) with ERROR or by closing."""
+    import ferryipc as ipc
+    path = smtpd_queue_socket(smtpd)
+    with ipc.connect(path, name="smtpd") as c:
+        f = c.request(ipc.CREATE, expect=(ipc.CREATED,))
+        assert f.type == ipc.CREATED, f
+        if f.fd is not None:
+            os.close(f.fd)
+    for verb in (ipc.FETCH, ipc.LIST, ipc.FLUSH, ipc.SUBMIT):
+        with ipc.connect(path, name="smtpd") as c:
+            c.send(verb)
+            try:
+                f = c.recv_frame(3)
+            except ipc.Closed:
+                continue
+            if f.fd is not None:
+                os.close(f.fd)
+            assert f.type == ipc.ERROR, (ipc.NAMES.get(verb), f)
+    with ipc.connect(path, name="smtpd") as c:
+        c.send(ipc.DELETE, "0000000000000000")
+        try:
+            f = c.recv_frame(3)
+            assert f.type == ipc.ERROR, f
+        except ipc.Closed:
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to change uid")
+def test_chroot_queue_socket_refuses_other_users(smtpd):
+    """The socket is mode 0666, but queued's SO_PEERCRED check keeps any
+    uid but root, ferry-queue and ferry-smtpd out: nobody gets no
+    CREATED."""
+    import ferryipc as ipc
+    path = str(smtpd_queue_socket(smtpd))
+    nobody = pwd.getpwnam("nobody")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            try:
+                c = ipc.Conn(path, timeout=3)
+            except OSError:
+                code = 0
+            else:
+                try:
+                    c.send(ipc.HELLO, ipc.U32(1), "smtpd")
+                    c.send(ipc.CREATE)
+                    while True:
+                        f = c.recv_frame(3)
+                        if f.type == ipc.CREATED:
+                            break
+                        if f.type == ipc.ERROR:
+                            code = 0
+                            break
+                except Exception:
+                    code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, "nobody got CREATED"
+
+
+@pytest.mark.ferry_conf(smtp_listen="0.0.0.0:{extra} [::]:{extra}",
+    mynetworks="127.0.0.0/8")
+def test_wildcard_listeners_both_families(smtpd):
+    """The default's shape, 0.0.0.0:PORT and [::]:PORT together: smtpd
+    starts (the IPv6 socket must be IPV6_V6ONLY, or the second bind
+    fails), serves 127.0.0.1 and ::1, and sees 127.0.0.1 as IPv4 (in
+    mynetworks 127.0.0.0/8: relaying allowed)."""
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this host")
+    with Client("127.0.0.1", smtpd.extra) as c:
+        c.ehlo()
+        msgid = c.send_mail(["x@other.example"])
+    head, _ = split_received(smtpd.ferry.read_msg(msgid))
+    assert "[127.0.0.1]" in head, head
+    with Client("::1", smtpd.extra) as c:
+        c.ehlo()
+        c.mail()
+        # ::1 is not in mynetworks here
+        assert c.rcpt("x@other.example").startswith("554 5.7.1")
+
+
+@pytest.mark.ferry_conf(smtp_listen="[::1]:{smtp}", mynetworks="[::1]/128")
+def test_ipv6_mynetworks(smtpd):
+    """mynetworks [::1]/128 lets a client on ::1 relay."""
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this host")
+    with Client("::1", smtpd.smtp) as c:
+        c.ehlo()
+        c.send_mail(["x@other.example"])

@@ -361,6 +361,19 @@ class Ferry:
         return self.log_dir / ("%s.log" % name)
 
     # daemons
+    def daemon_user(self, name):
+        """The user daemon `name` runs as when started as root."""
+        return self.conf.get(DAEMON_USER_KEYS.get(name, "queue_user"),
+                             DAEMON_USERS.get(name, "ferry-queue"))
+
+    def daemon_uid_gid(self, name):
+        """(uid, gid) daemon `name` runs as: its user when we are root,
+        else our own."""
+        if os.geteuid() != 0:
+            return os.getuid(), os.getgid()
+        pw = pwd.getpwnam(self.daemon_user(name))
+        return pw.pw_uid, pw.pw_gid
+
     def start(self, name="queued", wait=True, args=(), env=None):
         """Start bin/NAME -f -c CONF.  env: extra environment variables
         for this daemon, remembered for later start()s and restart()s of
@@ -374,8 +387,7 @@ class Ferry:
             self.daemon_extra_env[name] = dict(env)
         user = DAEMON_USERS.get(name)
         if os.geteuid() == 0 and user and not user_exists(
-                self.conf.get(DAEMON_USER_KEYS.get(name, "queue_user"),
-                user)):
+                self.daemon_user(name)):
             pytest.fail("running as root but user %s does not exist "
                 "(etc/install-deps creates it)" % user, pytrace=False)
         out_path = self.base / ("%s.stdout" % name)

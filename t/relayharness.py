@@ -22,7 +22,6 @@ seconds, short connect and command timeouts.
 import email
 import email.policy
 import os
-import pwd
 import random
 import time
 from pathlib import Path
@@ -45,14 +44,6 @@ RELAY_CONF = dict(
 )
 
 RESOLV_WRAPPER = "/usr/lib/x86_64-linux-gnu/libresolv_wrapper.so"
-
-
-def relay_uid_gid(ferry):
-    """(uid, gid) relayd runs as: relay_user when we are root."""
-    if os.geteuid() != 0:
-        return os.getuid(), os.getgid()
-    pw = pwd.getpwnam(ferry.conf.get("relay_user", "ferry-relay"))
-    return pw.pw_uid, pw.pw_gid
 
 
 class Relay:
@@ -127,7 +118,7 @@ class Relay:
         d.mkdir(exist_ok=True)
         os.chmod(d, 0o755)
         if os.geteuid() == 0:
-            os.chown(d, *relay_uid_gid(self.ferry))
+            os.chown(d, *self.ferry.daemon_uid_gid("relayd"))
         return d
 
     def resolver(self, records):

@@ -35,7 +35,6 @@ first listener sends a 220 greeting (conftest.READY_CHECKS).
 import base64
 import ipaddress
 import os
-import pwd
 import re
 import shutil
 import socket
@@ -452,13 +451,6 @@ conftest.READY_CHECKS["smtpd"] = greets
 
 # --- the fixture -------------------------------------------------------------
 
-def smtpd_uid_gid(ferry):
-    if os.geteuid() != 0:
-        return os.getuid(), os.getgid()
-    pw = pwd.getpwnam(ferry.conf.get("smtpd_user", "ferry-smtpd"))
-    return pw.pw_uid, pw.pw_gid
-
-
 class Smtpd:
     def __init__(self, ferry, ports, ext):
         self.ferry = ferry
@@ -495,7 +487,7 @@ class Smtpd:
             for u, pw in users.items()))
         os.chmod(tmp, 0o640)
         if os.geteuid() == 0:
-            os.chown(tmp, 0, smtpd_uid_gid(self.ferry)[1])
+            os.chown(tmp, 0, self.ferry.daemon_uid_gid("smtpd")[1])
         os.replace(tmp, p)
         return p
 

@@ -538,9 +538,8 @@ def test_maildir_delivery(relay):
         if line.startswith("Delivered-To:"):
             assert line.split(":", 1)[1].strip() == "alice@localhost", line
     if os.geteuid() == 0:
-        from relayharness import relay_uid_gid
-        assert os.stat(md / "new" / name).st_uid == relay_uid_gid(
-            relay.ferry)[0]
+        assert os.stat(md / "new" / name).st_uid == \
+            relay.ferry.daemon_uid_gid("relayd")[0]
     relay.wait_event("delivered", id=msgid, to="alice@localhost")
     relay.wait_queue_empty()
 
@@ -561,8 +560,7 @@ def test_maildir_local_part_cannot_escape(relay):
     users = mail / "users"
     users.mkdir()
     if os.geteuid() == 0:
-        from relayharness import relay_uid_gid
-        os.chown(users, *relay_uid_gid(relay.ferry))
+        os.chown(users, *relay.ferry.daemon_uid_gid("relayd"))
     relay.routes({"localhost": "maildir:%s/%%u/Maildir" % users})
     r = relay.ferry.sendmail('"../escape"@localhost',
         input=make_message("x\n"))

@@ -374,10 +374,12 @@ static void
 session_input(struct session *s)
 {
 	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
 	char		 line[SMTP_LINE_MAX + 1];
 
 	s->in_input = 1;
-	while (!s->waiting && !s->closing && evbuffer_get_length(in) > 0) {
+	while (!s->waiting && !s->closing && evbuffer_get_length(in) > 0 &&
+	    evbuffer_get_length(out) < SMTPD_OUTPUT_MAX) {
 		if (s->state == S_DATA || s->state == S_BDAT) {
 			data_input(s, in);
 			continue;
@@ -394,8 +396,7 @@ session_input(struct session *s)
 		explicit_bzero(line, sizeof(line));
 	}
 	s->in_input = 0;
-	if (s->closing &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (s->closing && evbuffer_get_length(out) == 0)
 		session_free(s);
 }
 
@@ -416,6 +417,8 @@ on_write(struct bufferevent *bev, void *arg)
 		session_free(s);
 	else if (s->tls_pending)
 		tls_begin(s);
+	else if (!s->waiting)
+		session_input(s);	/* it may have stopped for us to write */
 }
 
 static void

@@ -17,6 +17,7 @@
 #define SMTP_LINE_MAX	1000	/* octets, CRLF included (RFC 5321 4.5.3.1) */
 #define BODY_BUF_SIZE	65536
 #define SMTPD_INPUT_MAX	(256 * 1024)	/* bytes read ahead of the parser */
+#define SMTPD_OUTPUT_MAX (64 * 1024)	/* replies unread before we stop */
 
 struct bufferevent;
 struct client;

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import child_pids, parse_log_line
-from smtpdharness import (USERS, Client, has_ipv6_loopback,  # noqa: F401
-    smtpd, split_received)
+from smtpdharness import (USERS, Client, greets,  # noqa: F401
+    has_ipv6_loopback, smtpd, split_received)
 
 
 def conf_line(ferry, key):
@@ -401,3 +401,60 @@ def test_ipv6_mynetworks(smtpd):
     with Client("::1", smtpd.smtp) as c:
         c.ehlo()
         c.send_mail(["x@other.example"])
+
+
+@pytest.mark.smtpd_nostart
+@pytest.mark.ferry_conf(smtpd_user="nobody")
+def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
+    """Started by an ordinary user (as root here: by nobody, through
+    setpriv), smtpd stays that user, does not chroot, serves plain, TLS,
+    AUTH, DATA, BDAT and an abandoned transaction, and exits 0 on
+    SIGTERM.  Without chroot LeakSanitizer works, so under SAN=1 this
+    also proves smtpd leaks nothing on those paths."""
+    import subprocess
+    import conftest
+    prefix = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for p in (smtpd.ferry.run_dir, smtpd.ferry.log_dir, smtpd.cert,
+                  smtpd.key, Path(smtpd.ferry.conf["smtpd_users_file"])):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+            "--regid=%d" % nobody.pw_gid, "--clear-groups"]
+    env = conftest.daemon_env()
+    env["ASAN_OPTIONS"] = "detect_leaks=1"
+    proc = subprocess.Popen(prefix + [str(conftest.BIN / "smtpd"), "-f",
+        "-c", str(smtpd.ferry.conf_path)], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        conftest.wait_for(lambda: greets(smtpd.ferry), timeout=10,
+            what="unprivileged smtpd")
+        assert os.readlink("/proc/%d/root" % proc.pid) == "/"
+        with smtpd.client() as c:
+            c.ehlo()
+            c.send_mail()
+            c.mail()
+            c.rcpt("user@ferry.test")
+            c.send(b"BDAT 5 LAST\r\nabc\r\n")
+            assert c.reply().startswith("250 2.0.0 Ok: queued as"), \
+                "BDAT"
+        with smtpd.submission_client() as c:
+            c.ehlo()
+            c.starttls()
+            c.ehlo()
+            assert c.auth_plain("alice", USERS["alice"]).code == 235
+            c.send_mail(sender="alice@ferry.test")
+        with smtpd.client() as c:
+            c.ehlo()
+            c.mail()
+            c.rcpt("user@ferry.test")
+            assert c.cmd("DATA").code == 354
+            c.send(b"Subject: left\r\n\r\nhalf")
+        # the abandoned one goes once smtpd has seen the client leave
+        conftest.wait_for(lambda: len(smtpd.queued()) == 3, timeout=5,
+            what="three messages queued")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"Sanitizer" not in err, err.decode(errors="replace")

@@ -212,3 +212,35 @@ def test_every_way_of_ending_frees_the_slot(smtpd):
     for c in held:
         assert c.cmd("NOOP").startswith("250")
         c.close()
+
+
+def smtpd_rss_kib(smtpd):
+    with open("/proc/%d/status" % smtpd.ferry.pid("smtpd")) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_client_that_never_reads(smtpd):
+    """A client that pipelines commands and never reads the replies:
+    smtpd stops reading once 64 KB of replies wait, so the client's sends
+    stall after what the kernel buffers hold, and smtpd's memory stays
+    put (unbounded, 60 MB of NOOPs would queue 160 MB of replies)."""
+    before = smtpd_rss_kib(smtpd)
+    c = smtpd.client()
+    c.sock.setblocking(False)
+    chunk = b"NOOP\r\n" * 10000
+    sent, deadline = 0, time.monotonic() + 8
+    while sent < 60 * 2**20 and time.monotonic() < deadline:
+        try:
+            sent += c.sock.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.05)
+    grown = smtpd_rss_kib(smtpd) - before
+    c.close()
+    assert sent < 40 * 2**20, "smtpd kept reading: %d bytes taken" % sent
+    assert grown < 16 * 1024, "smtpd grew by %d KiB" % grown
+    with smtpd.client() as c2:
+        c2.ehlo()
+        c2.send_mail()

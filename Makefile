@@ -68,7 +68,7 @@ $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h) $(OBJ)/.st
 
 bin/queued: $(call objs,$(QUEUED) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -pthread
 
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin

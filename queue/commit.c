@@ -1,17 +1,29 @@
 /*
  * commit.c: group commit.
  *
- * A new envelope or a recipient state change is renamed into place at
- * once, but its reply waits until the spool directory has been fsynced.
- * The fsync runs from an event activated by the first waiting reply; it
- * is processed after every other event of the same loop iteration, so
- * all the commits that arrived together share one directory fsync.
+ * A new message's file and envelope are synced by one of a few worker
+ * threads (fdatasync ID.msg, write and fdatasync ID.tmp, rename it to
+ * ID.env), so that several messages' syncs run at once and the file
+ * system can fold them into one journal commit.  A recipient state
+ * change is renamed into place at once by the event loop.  Either way
+ * the reply waits until the spool directory has been fsynced.  That
+ * fsync runs from an event activated by the first waiting reply; it is
+ * processed after every other event of the same loop iteration, so all
+ * the commits that are ready together share one directory fsync.
+ *
+ * The workers see only the commit they sync: its descriptor and its
+ * envelope.  They do not log, schedule or reply; the event loop does,
+ * when a pipe tells it a sync is done.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "queued.h"
@@ -19,16 +31,33 @@
 #include "store.h"
 #include "util.h"
 
+#define SYNC_THREADS	4
+
 struct commit {
-	TAILQ_ENTRY(commit)	 entry;
+	TAILQ_ENTRY(commit)	 entry;		/* syncing or waiting */
+	TAILQ_ENTRY(commit)	 job;		/* the workers' lists */
 	struct ipc_conn		*conn;		/* NULL once it went away */
 	uint32_t		 reqid;
 	int			 is_new;
+	int			 msgfd;		/* a new message's, to sync */
+	int			 drop_input;	/* ID.in goes once synced */
+	int			 sync_failed;	/* the worker's answer */
 	struct envelope		 env;		/* a new message's */
 };
 
-static TAILQ_HEAD(, commit)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+TAILQ_HEAD(commit_list, commit);
+
+/* The event loop's: syncing (by a worker), waiting (for the dir fsync). */
+static struct commit_list	 syncing = TAILQ_HEAD_INITIALIZER(syncing);
+static struct commit_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static struct event		*sync_event;
+
+/* Shared with the workers, under lock. */
+static pthread_mutex_t		 lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 work = PTHREAD_COND_INITIALIZER;
+static struct commit_list	 to_sync = TAILQ_HEAD_INITIALIZER(to_sync);
+static struct commit_list	 synced = TAILQ_HEAD_INITIALIZER(synced);
+static int			 done_pipe[2] = { -1, -1 };
 
 static void
 reply_committed(struct commit *cm, int synced)
@@ -98,14 +127,6 @@ sync_waiting(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
-void
-queue_commit_init(struct event_base *base)
-{
-	sync_event = event_new(base, -1, 0, sync_waiting, NULL);
-	if (sync_event == NULL)
-		fatalx("event_new");
-}
-
 static void
 commit_wait(struct commit *cm)
 {
@@ -114,9 +135,92 @@ commit_wait(struct commit *cm)
 	TAILQ_INSERT_TAIL(&waiting, cm, entry);
 }
 
-/* env (taken over) is renamed into place; reply COMMITTED once synced. */
+static void *
+sync_worker(void *arg)
+{
+	struct commit	*cm;
+
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		while ((cm = TAILQ_FIRST(&to_sync)) == NULL)
+			pthread_cond_wait(&work, &lock);
+		TAILQ_REMOVE(&to_sync, cm, job);
+		pthread_mutex_unlock(&lock);
+		cm->sync_failed = fdatasync(cm->msgfd) == -1 ||
+		    store_write_envelope(&cm->env) == -1;
+		pthread_mutex_lock(&lock);
+		TAILQ_INSERT_TAIL(&synced, cm, job);
+		/* a full pipe already holds a wake-up */
+		(void)!write(done_pipe[1], "", 1);
+	}
+	return NULL;
+}
+
+/* Synced messages: on to the directory fsync, or refused. */
+static void
+on_synced(evutil_socket_t fd, short events, void *arg)
+{
+	struct commit_list	 ready = TAILQ_HEAD_INITIALIZER(ready);
+	struct commit		*cm;
+	char			 buf[64];
+
+	(void)events;
+	(void)arg;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&lock);
+	TAILQ_CONCAT(&ready, &synced, job);
+	pthread_mutex_unlock(&lock);
+	while ((cm = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, cm, job);
+		TAILQ_REMOVE(&syncing, cm, entry);
+		close(cm->msgfd);
+		if (!cm->sync_failed) {
+			if (cm->drop_input)
+				store_remove_input(cm->env.id);
+			commit_wait(cm);
+			continue;
+		}
+		log_warnx("id=%s cannot commit: sync failed", cm->env.id);
+		if (cm->conn != NULL)
+			ipc_conn_reply_error(cm->conn, cm->reqid, IPC_ERR_TEMP,
+			    "cannot write the queue file");
+		store_discard(cm->env.id);
+		envelope_free(&cm->env);
+		free(cm);
+	}
+}
+
 void
-queue_commit_new(struct ipc_conn *conn, uint32_t reqid, struct envelope *env)
+queue_commit_init(struct event_base *base)
+{
+	struct event	*ev;
+	pthread_t	 tid;
+	int		 i;
+
+	sync_event = event_new(base, -1, 0, sync_waiting, NULL);
+	if (sync_event == NULL)
+		fatalx("event_new");
+	if (pipe2(done_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((ev = event_new(base, done_pipe[0], EV_READ | EV_PERSIST,
+	    on_synced, NULL)) == NULL || event_add(ev, NULL) == -1)
+		fatalx("event_new");
+	for (i = 0; i < SYNC_THREADS; i++)
+		if ((errno = pthread_create(&tid, NULL, sync_worker,
+		    NULL)) != 0)
+			fatal("pthread_create");
+}
+
+/*
+ * A new message: env (taken over) and msgfd (likewise) are synced and
+ * the envelope renamed into place by a worker; COMMITTED once the
+ * directory is synced too.  drop_input: remove ID.in after the rename.
+ */
+void
+queue_commit_new(struct ipc_conn *conn, uint32_t reqid, struct envelope *env,
+    int msgfd, int drop_input)
 {
 	struct commit	*cm;
 
@@ -124,9 +228,15 @@ queue_commit_new(struct ipc_conn *conn, uint32_t reqid, struct envelope *env)
 	cm->conn = conn;
 	cm->reqid = reqid;
 	cm->is_new = 1;
+	cm->msgfd = msgfd;
+	cm->drop_input = drop_input;
 	cm->env = *env;
 	memset(env, 0, sizeof(*env));
-	commit_wait(cm);
+	TAILQ_INSERT_TAIL(&syncing, cm, entry);
+	pthread_mutex_lock(&lock);
+	TAILQ_INSERT_TAIL(&to_sync, cm, job);
+	pthread_cond_signal(&work);
+	pthread_mutex_unlock(&lock);
 }
 
 /* A recipient state change is renamed into place; reply OK once synced. */
@@ -148,6 +258,9 @@ queue_commit_forget(struct ipc_conn *conn)
 	struct commit	*cm;
 
 	TAILQ_FOREACH(cm, &waiting, entry)
+		if (cm->conn == conn)
+			cm->conn = NULL;
+	TAILQ_FOREACH(cm, &syncing, entry)
 		if (cm->conn == conn)
 			cm->conn = NULL;
 }

@@ -35,6 +35,7 @@ struct pending {
 
 struct conn_state {
 	int		 public;
+	int		 fetched;	/* a delivery agent: may hold messages */
 	struct pending	*pending;
 };
 
@@ -70,11 +71,13 @@ queue_conn_closed(struct ipc_conn *c)
 	struct conn_state	*cs = c->data;
 
 	queue_commit_forget(c);
-	queue_wake_forget(c);
-	sched_release(c);
-	queue_wake();		/* what c held is due again */
 	if (cs == NULL)
 		return;
+	if (cs->fetched) {
+		queue_wake_forget(c);
+		sched_release(c);
+		queue_wake();		/* what c held is due again */
+	}
 	if (cs->pending != NULL) {
 		log_event("event=abandon id=%s uid=%lu", cs->pending->env.id,
 		    (unsigned long)c->uid);
@@ -202,15 +205,8 @@ commit_pending(struct ipc_conn *c, struct conn_state *cs, uint32_t reqid)
 	}
 	p->env.size = st.st_size;
 	p->env.arrival = time(NULL);
-	if (fdatasync(p->msgfd) == -1 || store_write_envelope(&p->env) == -1) {
-		log_warn("id=%s cannot commit", p->env.id);
-		commit_fail(c, cs, reqid, IPC_ERR_TEMP,
-		    "cannot write the queue file");
-		return;
-	}
-	if (p->infd != -1)
-		store_remove_input(p->env.id);
-	queue_commit_new(c, reqid, &p->env);
+	queue_commit_new(c, reqid, &p->env, p->msgfd, p->infd != -1);
+	p->msgfd = -1;		/* the commit's now */
 	pending_free(p, 0);
 	cs->pending = NULL;
 }
@@ -386,11 +382,11 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	size_t			 i, n = 0;
 	int			 fd;
 
-	(void)cs;
 	if (ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad fetch frame");
 		return;
 	}
+	cs->fetched = 1;
 	queue_wake_forget(c);
 	queue_sweep(time(NULL));
 	if ((m = sched_take_due(c, time(NULL))) == NULL) {

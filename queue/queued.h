@@ -26,7 +26,8 @@ void	 queue_sweep(time_t);
 
 /* commit.c: replies that wait for the shared directory fsync */
 void	 queue_commit_init(struct event_base *);
-void	 queue_commit_new(struct ipc_conn *, uint32_t, struct envelope *);
+void	 queue_commit_new(struct ipc_conn *, uint32_t, struct envelope *, int,
+	    int);
 void	 queue_commit_update(struct ipc_conn *, uint32_t);
 void	 queue_commit_forget(struct ipc_conn *);
 void	 queue_commit_schedule(struct envelope *);

@@ -123,7 +123,7 @@ test: deps-test all
 	$(PYTHON) -m pytest -q t
 
 bench: deps-test all
-	$(PYTHON) bench/run.py
+	POSTFIX=$(POSTFIX) $(PYTHON) bench/run.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

@@ -14,7 +14,14 @@ Starts its own queued on a temporary spool and measures
     1 and of 100 messages of 10 KB, one session's latency from MAIL to
     the 250 after the final dot, smtpd's peak RSS while it receives a
     1 GiB message and with 1000 idle sessions open, and whether another
-    client is served meanwhile.
+    client is served meanwhile;
+  - with POSTFIX=HOST:PORT, the same three loads against that Postfix,
+    for the comparison the smtpd issue asks for.  Its main.cf needs
+    relay_domains = bench.test, mynetworks = 127.0.0.0/8,
+    smtpd_recipient_restrictions = permit_mynetworks, reject and
+    smtpd_client_restrictions = check_client_access static:HOLD (accepted
+    mail is fsynced into the hold queue and stays there, as with Ferry's
+    queued without relayd); `postsuper -d ALL hold` empties it.
 """
 import asyncio
 import concurrent.futures
@@ -508,9 +515,30 @@ def smtpd_rows(top):
     measure("SMTP, 1 session", latency)
     measure("1024 MiB message over SMTP", large)
     measure("1000 idle sessions", idle)
-    rows.append(("Postfix: not measured (not installed here; installing "
-                 "it would take over port 25 and /usr/sbin/sendmail)",
-                 None))
+    rows.extend(postfix_rows(os.environ.get("POSTFIX")))
+    return rows
+
+
+def postfix_rows(where):
+    """The same loads against a Postfix the caller runs (POSTFIX=HOST:PORT,
+    see the module's comment), for comparison on the same machine."""
+    if not where:
+        return [("Postfix: not measured (make bench POSTFIX=HOST:PORT "
+                 "compares one)", None)]
+    host, port = where.rsplit(":", 1)
+    rows = []
+    for sessions, messages, per_session in ((20, 2000, 1), (20, 4000, 100),
+                                            (1, 500, 500)):
+        try:
+            r = asyncio.run(asyncio.wait_for(smtpload.load(host, int(port),
+                sessions, messages, per_session, 10240, SENDER, RCPT), 300))
+        except (smtpload.SMTPError, OSError, asyncio.TimeoutError) as e:
+            rows.append((f"Postfix at {where}", f"failed: {e!r}"))
+            break
+        rows.append((f"Postfix, {sessions} session(s), {per_session} "
+                     "msg/session (msg/s; latency median / p99 ms)",
+                     f"{r.rate:.0f}; {r.median * 1000:.1f} / "
+                     f"{r.p99 * 1000:.1f}"))
     return rows
 
 

@@ -282,7 +282,7 @@ bounce_commit(const struct envelope *orig, enum bounce_kind kind)
 	if (fclose(fp) == EOF)
 		goto fail;
 	env.size = st.st_size;
-	if (store_write_envelope(&env) == -1 || store_sync() == -1)
+	if (store_write_envelope(&env, -1) == -1 || store_sync() == -1)
 		goto fail;
 	log_event("event=bounce id=%s bounce=%s action=%s", orig->id, id,
 	    kinds[kind].action);

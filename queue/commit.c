@@ -147,8 +147,8 @@ sync_worker(void *arg)
 			pthread_cond_wait(&work, &lock);
 		TAILQ_REMOVE(&to_sync, cm, job);
 		pthread_mutex_unlock(&lock);
-		cm->sync_failed = fdatasync(cm->msgfd) == -1 ||
-		    store_write_envelope(&cm->env) == -1;
+		cm->sync_failed = store_write_envelope(&cm->env,
+		    cm->msgfd) == -1;
 		pthread_mutex_lock(&lock);
 		TAILQ_INSERT_TAIL(&synced, cm, job);
 		/* a full pipe already holds a wake-up */

@@ -365,7 +365,7 @@ queue_sweep(time_t now)
 		changed |= warn_delayed(m, now);
 		if (!changed)
 			continue;
-		if (store_write_envelope(&m->env) == -1)
+		if (store_write_envelope(&m->env, -1) == -1)
 			log_warn("id=%s cannot record expiry or warning",
 			    m->env.id);
 		else
@@ -460,7 +460,7 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		ipc_conn_reply_ok(c, f->reqid);
 		return;
 	}
-	if (store_write_envelope(&m->env) == -1) {
+	if (store_write_envelope(&m->env, -1) == -1) {
 		log_warn("id=%s cannot record result", id);
 		free(r->error);
 		*r = saved;

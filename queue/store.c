@@ -104,9 +104,14 @@ store_open_message(const char *id, int flags)
 	return open(path, flags | OPEN_FLAGS);
 }
 
-/* Write ID.tmp, sync it, rename it to ID.env.  The caller syncs q/. */
+/*
+ * Write ID.tmp, sync it, rename it to ID.env.  The caller syncs q/.
+ * With msgfd (a new message's ID.msg, else -1), the message is synced
+ * first; both files' writeback is started before either sync waits, so
+ * the file system can put both in one journal commit.
+ */
 int
-store_write_envelope(const struct envelope *env)
+store_write_envelope(const struct envelope *env, int msgfd)
 {
 	char	 tmp[64], path[64];
 	FILE	*fp;
@@ -121,8 +126,16 @@ store_write_envelope(const struct envelope *env)
 		close(fd);
 		goto fail;
 	}
-	if (envelope_write(env, fp) == -1 || fflush(fp) == EOF ||
-	    fdatasync(fileno(fp)) == -1) {
+	if (envelope_write(env, fp) == -1 || fflush(fp) == EOF) {
+		fclose(fp);
+		goto fail;
+	}
+	if (msgfd != -1) {
+		/* only a hint: the fdatasync()s below are the guarantee */
+		(void)sync_file_range(msgfd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+	if ((msgfd != -1 && fdatasync(msgfd) == -1) || fdatasync(fd) == -1) {
 		fclose(fp);
 		goto fail;
 	}

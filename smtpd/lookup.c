@@ -46,7 +46,7 @@ static pthread_cond_t		 work = PTHREAD_COND_INITIALIZER;
 static struct check_list	 todo = TAILQ_HEAD_INITIALIZER(todo);
 static struct check_list	 finished = TAILQ_HEAD_INITIALIZER(finished);
 static int			 wake_pipe[2] = { -1, -1 };
-static char			 decoy_hash[PASSWORD_HASH_MAX];
+static char			 decoy_hash[PASSWORD_HASH_MAX];	/* worker's */
 
 static void *
 worker(void *arg)
@@ -60,7 +60,11 @@ worker(void *arg)
 			pthread_cond_wait(&work, &lock);
 		TAILQ_REMOVE(&todo, c, entry);
 		pthread_mutex_unlock(&lock);
-		c->ok = password_check(c->password, c->hash) && c->known;
+		if (!c->known && decoy_hash[0] == '\0' &&
+		    password_hash("decoy", decoy_hash, sizeof(decoy_hash)) == -1)
+			strlcpy(decoy_hash, "*", sizeof(decoy_hash));
+		c->ok = password_check(c->password, c->known ? c->hash :
+		    decoy_hash) && c->known;
 		explicit_bzero(c->password, sizeof(c->password));
 		pthread_mutex_lock(&lock);
 		TAILQ_INSERT_TAIL(&finished, c, entry);
@@ -101,8 +105,6 @@ lookup_init(struct event_base *base)
 	pthread_t	 tid;
 	struct event	*ev;
 
-	if (password_hash("decoy", decoy_hash, sizeof(decoy_hash)) == -1)
-		fatal("cannot make the decoy hash");
 	if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("pipe");
 	if ((ev = event_new(base, wake_pipe[0], EV_READ | EV_PERSIST,
@@ -128,8 +130,10 @@ lookup_can_auth(void)
 }
 
 /*
- * An unknown user's password is checked against a decoy hash and then
- * refused, so the answer's timing does not tell who exists.
+ * An unknown user's password is checked against a decoy hash (made by
+ * the worker when first needed: a yescrypt hash costs 16 MB while it
+ * runs) and then refused, so the answer's timing does not tell who
+ * exists.
  */
 void
 lookup_auth(struct session *s, const char *user, const char *pass,
@@ -142,7 +146,8 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 	c->session = s;
 	c->done = done;
 	c->known = hash != NULL;
-	strlcpy(c->hash, hash != NULL ? hash : decoy_hash, sizeof(c->hash));
+	if (hash != NULL)
+		strlcpy(c->hash, hash, sizeof(c->hash));
 	strlcpy(c->password, pass, sizeof(c->password));
 	s->lookup = c;
 	pthread_mutex_lock(&lock);

@@ -16,7 +16,7 @@ CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -pthread
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=all
@@ -26,9 +26,9 @@ endif
 OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
-	   common/ipc.c common/netaddr.c common/password.c \
-	   common/ipc_server.c \
-	   common/log.c common/privsep.c common/route.c common/util.c
+	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
+	   common/password.c common/privsep.c common/route.c common/util.c \
+	   common/workq.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
 	   queue/wake.c queue/bounce.c
@@ -68,7 +68,7 @@ $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h) $(OBJ)/.st
 
 bin/queued: $(call objs,$(QUEUED) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -pthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin
@@ -76,7 +76,7 @@ bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 
 bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -pthread \
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
 		$(shell pkg-config --libs libevent_openssl libssl libcrypto)
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))

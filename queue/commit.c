@@ -11,16 +11,13 @@
  * processed after every other event of the same loop iteration, so all
  * the commits that are ready together share one directory fsync.
  *
- * The workers see only the commit they sync: its descriptor and its
- * envelope.  They do not log, schedule or reply; the event loop does,
- * when a pipe tells it a sync is done.
+ * The workers (common/workq.c) see only the commit they sync: its
+ * descriptor and its envelope.  They do not log, schedule or reply; the
+ * event loop does, once a sync is done.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,12 +27,13 @@
 #include "sched.h"
 #include "store.h"
 #include "util.h"
+#include "workq.h"
 
 #define SYNC_THREADS	4
 
 struct commit {
+	struct workq_item	 item;		/* first: the sync queue's link */
 	TAILQ_ENTRY(commit)	 entry;		/* syncing or waiting */
-	TAILQ_ENTRY(commit)	 job;		/* the workers' lists */
 	struct ipc_conn		*conn;		/* NULL once it went away */
 	uint32_t		 reqid;
 	int			 is_new;
@@ -51,13 +49,7 @@ TAILQ_HEAD(commit_list, commit);
 static struct commit_list	 syncing = TAILQ_HEAD_INITIALIZER(syncing);
 static struct commit_list	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static struct event		*sync_event;
-
-/* Shared with the workers, under lock. */
-static pthread_mutex_t		 lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t		 work = PTHREAD_COND_INITIALIZER;
-static struct commit_list	 to_sync = TAILQ_HEAD_INITIALIZER(to_sync);
-static struct commit_list	 synced = TAILQ_HEAD_INITIALIZER(synced);
-static int			 done_pipe[2] = { -1, -1 };
+static struct workq		*syncs;
 
 static void
 reply_committed(struct commit *cm, int synced)
@@ -135,82 +127,45 @@ commit_wait(struct commit *cm)
 	TAILQ_INSERT_TAIL(&waiting, cm, entry);
 }
 
-static void *
-sync_worker(void *arg)
+/* In a sync thread: the message, then its envelope, renamed in place. */
+static void
+sync_new(struct workq_item *item)
 {
-	struct commit	*cm;
+	struct commit	*cm = (struct commit *)item;
 
-	(void)arg;
-	pthread_mutex_lock(&lock);
-	for (;;) {
-		while ((cm = TAILQ_FIRST(&to_sync)) == NULL)
-			pthread_cond_wait(&work, &lock);
-		TAILQ_REMOVE(&to_sync, cm, job);
-		pthread_mutex_unlock(&lock);
-		cm->sync_failed = store_write_envelope(&cm->env,
-		    cm->msgfd) == -1;
-		pthread_mutex_lock(&lock);
-		TAILQ_INSERT_TAIL(&synced, cm, job);
-		/* a full pipe already holds a wake-up */
-		(void)!write(done_pipe[1], "", 1);
-	}
-	return NULL;
+	cm->sync_failed = store_write_envelope(&cm->env, cm->msgfd) == -1;
 }
 
-/* Synced messages: on to the directory fsync, or refused. */
+/* Back in the event loop: on to the directory fsync, or refused. */
 static void
-on_synced(evutil_socket_t fd, short events, void *arg)
+new_synced(struct workq_item *item)
 {
-	struct commit_list	 ready = TAILQ_HEAD_INITIALIZER(ready);
-	struct commit		*cm;
-	char			 buf[64];
+	struct commit	*cm = (struct commit *)item;
 
-	(void)events;
-	(void)arg;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	pthread_mutex_lock(&lock);
-	TAILQ_CONCAT(&ready, &synced, job);
-	pthread_mutex_unlock(&lock);
-	while ((cm = TAILQ_FIRST(&ready)) != NULL) {
-		TAILQ_REMOVE(&ready, cm, job);
-		TAILQ_REMOVE(&syncing, cm, entry);
-		close(cm->msgfd);
-		if (!cm->sync_failed) {
-			if (cm->drop_input)
-				store_remove_input(cm->env.id);
-			commit_wait(cm);
-			continue;
-		}
-		log_warnx("id=%s cannot commit: sync failed", cm->env.id);
-		if (cm->conn != NULL)
-			ipc_conn_reply_error(cm->conn, cm->reqid, IPC_ERR_TEMP,
-			    "cannot write the queue file");
-		store_discard(cm->env.id);
-		envelope_free(&cm->env);
-		free(cm);
+	TAILQ_REMOVE(&syncing, cm, entry);
+	close(cm->msgfd);
+	if (!cm->sync_failed) {
+		if (cm->drop_input)
+			store_remove_input(cm->env.id);
+		commit_wait(cm);
+		return;
 	}
+	log_warnx("id=%s cannot commit: sync failed", cm->env.id);
+	if (cm->conn != NULL)
+		ipc_conn_reply_error(cm->conn, cm->reqid, IPC_ERR_TEMP,
+		    "cannot write the queue file");
+	store_discard(cm->env.id);
+	envelope_free(&cm->env);
+	free(cm);
 }
 
 void
 queue_commit_init(struct event_base *base)
 {
-	struct event	*ev;
-	pthread_t	 tid;
-	int		 i;
-
 	sync_event = event_new(base, -1, 0, sync_waiting, NULL);
 	if (sync_event == NULL)
 		fatalx("event_new");
-	if (pipe2(done_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
-		fatal("pipe");
-	if ((ev = event_new(base, done_pipe[0], EV_READ | EV_PERSIST,
-	    on_synced, NULL)) == NULL || event_add(ev, NULL) == -1)
-		fatalx("event_new");
-	for (i = 0; i < SYNC_THREADS; i++)
-		if ((errno = pthread_create(&tid, NULL, sync_worker,
-		    NULL)) != 0)
-			fatal("pthread_create");
+	syncs = workq_new(base, SYNC_THREADS, sync_new, new_synced);
 }
 
 /*
@@ -233,10 +188,7 @@ queue_commit_new(struct ipc_conn *conn, uint32_t reqid, struct envelope *env,
 	cm->env = *env;
 	memset(env, 0, sizeof(*env));
 	TAILQ_INSERT_TAIL(&syncing, cm, entry);
-	pthread_mutex_lock(&lock);
-	TAILQ_INSERT_TAIL(&to_sync, cm, job);
-	pthread_cond_signal(&work);
-	pthread_mutex_unlock(&lock);
+	workq_push(syncs, &cm->item);
 }
 
 /* A recipient state change is renamed into place; reply OK once synced. */

@@ -5,32 +5,25 @@
  * without touching the protocol code.
  *
  * A crypt(3) check costs tens of milliseconds by design, too long to
- * hold every other session up: one worker thread computes the hashes.
- * It sees only copies of the hash and the password; the sessions, the
- * tables and the callbacks stay with the event loop's thread, which
- * learns of finished checks through a pipe.
+ * hold every other session up: one worker thread (common/workq.c)
+ * computes the hashes.  It sees only copies of the hash and the
+ * password; the sessions, the tables and the callbacks stay with the
+ * event loop's thread.
  */
 #include <sys/types.h>
-#include <sys/queue.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <event2/event.h>
-
-#include "log.h"
 #include "lookup.h"
 #include "password.h"
 #include "smtpd.h"
 #include "table.h"
 #include "util.h"
+#include "workq.h"
 
 struct auth_check {
-	TAILQ_ENTRY(auth_check)	 entry;
+	struct workq_item	 item;		/* first: the queue's link */
 	struct session		*session;	/* NULL once it went away */
 	lookup_cb		 done;
 	char			 hash[PASSWORD_HASH_MAX];
@@ -39,79 +32,41 @@ struct auth_check {
 	int			 ok;		/* the worker's answer */
 };
 
-TAILQ_HEAD(check_list, auth_check);
+static struct workq	*checks;
+static char		 decoy_hash[PASSWORD_HASH_MAX];	/* the worker's */
 
-static pthread_mutex_t		 lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t		 work = PTHREAD_COND_INITIALIZER;
-static struct check_list	 todo = TAILQ_HEAD_INITIALIZER(todo);
-static struct check_list	 finished = TAILQ_HEAD_INITIALIZER(finished);
-static int			 wake_pipe[2] = { -1, -1 };
-static char			 decoy_hash[PASSWORD_HASH_MAX];	/* worker's */
-
-static void *
-worker(void *arg)
-{
-	struct auth_check	*c;
-
-	(void)arg;
-	pthread_mutex_lock(&lock);
-	for (;;) {
-		while ((c = TAILQ_FIRST(&todo)) == NULL)
-			pthread_cond_wait(&work, &lock);
-		TAILQ_REMOVE(&todo, c, entry);
-		pthread_mutex_unlock(&lock);
-		if (!c->known && decoy_hash[0] == '\0' &&
-		    password_hash("decoy", decoy_hash, sizeof(decoy_hash)) == -1)
-			strlcpy(decoy_hash, "*", sizeof(decoy_hash));
-		c->ok = password_check(c->password, c->known ? c->hash :
-		    decoy_hash) && c->known;
-		explicit_bzero(c->password, sizeof(c->password));
-		pthread_mutex_lock(&lock);
-		TAILQ_INSERT_TAIL(&finished, c, entry);
-		/* a full pipe already has a wake-up in it */
-		(void)!write(wake_pipe[1], "", 1);
-	}
-	return NULL;
-}
-
+/* In the worker thread: the slow part. */
 static void
-on_finished(evutil_socket_t fd, short events, void *arg)
+check_password(struct workq_item *item)
 {
-	struct check_list	 ready = TAILQ_HEAD_INITIALIZER(ready);
-	struct auth_check	*c;
-	char			 buf[64];
+	struct auth_check	*c = (struct auth_check *)item;
 
-	(void)events;
-	(void)arg;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	pthread_mutex_lock(&lock);
-	TAILQ_CONCAT(&ready, &finished, entry);
-	pthread_mutex_unlock(&lock);
-	while ((c = TAILQ_FIRST(&ready)) != NULL) {
-		TAILQ_REMOVE(&ready, c, entry);
-		if (c->session != NULL) {
-			c->session->lookup = NULL;
-			c->done(c->session, c->ok ? LOOKUP_YES : LOOKUP_NO);
-		}
-		free(c);
-	}
+	if (!c->known && decoy_hash[0] == '\0' &&
+	    password_hash("decoy", decoy_hash, sizeof(decoy_hash)) == -1)
+		strlcpy(decoy_hash, "*", sizeof(decoy_hash));
+	c->ok = password_check(c->password, c->known ? c->hash :
+	    decoy_hash) && c->known;
+	explicit_bzero(c->password, sizeof(c->password));
 }
 
-/* Start the worker; before the first session, after dropping root. */
+/* Back in the event loop: answer the session, if it is still there. */
+static void
+password_checked(struct workq_item *item)
+{
+	struct auth_check	*c = (struct auth_check *)item;
+
+	if (c->session != NULL) {
+		c->session->lookup = NULL;
+		c->done(c->session, c->ok ? LOOKUP_YES : LOOKUP_NO);
+	}
+	free(c);
+}
+
+/* One worker: yescrypt takes 16 MB while it runs. */
 void
 lookup_init(struct event_base *base)
 {
-	pthread_t	 tid;
-	struct event	*ev;
-
-	if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
-		fatal("pipe");
-	if ((ev = event_new(base, wake_pipe[0], EV_READ | EV_PERSIST,
-	    on_finished, NULL)) == NULL || event_add(ev, NULL) == -1)
-		fatalx("event_new");
-	if ((errno = pthread_create(&tid, NULL, worker, NULL)) != 0)
-		fatal("pthread_create");
+	checks = workq_new(base, 1, check_password, password_checked);
 }
 
 /* s is going away: its check may finish, but nobody is told. */
@@ -150,10 +105,7 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 		strlcpy(c->hash, hash, sizeof(c->hash));
 	strlcpy(c->password, pass, sizeof(c->password));
 	s->lookup = c;
-	pthread_mutex_lock(&lock);
-	TAILQ_INSERT_TAIL(&todo, c, entry);
-	pthread_cond_signal(&work);
-	pthread_mutex_unlock(&lock);
+	workq_push(checks, &c->item);
 }
 
 void

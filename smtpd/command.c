@@ -54,17 +54,26 @@ valid_helo(const char *arg)
 	return 1;
 }
 
-static void
-cmd_helo(struct session *s, char *arg)
+/* HELO or EHLO: a new start (RFC 5321 4.1.4); -1 after a 501. */
+static int
+greeted(struct session *s, char *arg, int esmtp)
 {
 	if (!valid_helo(arg)) {
-		session_reply(s, "501 5.5.4 Syntax: HELO hostname");
-		return;
+		session_reply(s, "501 5.5.4 Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		return -1;
 	}
 	session_reset(s);
 	strlcpy(s->helo, arg, sizeof(s->helo));
-	s->esmtp = 0;
-	session_reply(s, "250 %s", smtpd_conf()->myhostname);
+	s->esmtp = esmtp;
+	return 0;
+}
+
+static void
+cmd_helo(struct session *s, char *arg)
+{
+	if (greeted(s, arg, 0) == 0)
+		session_reply(s, "250 %s", smtpd_conf()->myhostname);
 }
 
 static void
@@ -74,13 +83,8 @@ cmd_ehlo(struct session *s, char *arg)
 	const char		*ext[12];
 	size_t			 n = 0, i;
 
-	if (!valid_helo(arg)) {
-		session_reply(s, "501 5.5.4 Syntax: EHLO hostname");
+	if (greeted(s, arg, 1) == -1)
 		return;
-	}
-	session_reset(s);
-	strlcpy(s->helo, arg, sizeof(s->helo));
-	s->esmtp = 1;
 	ext[n++] = "PIPELINING";
 	ext[n++] = NULL;		/* SIZE, with its number */
 	ext[n++] = "8BITMIME";

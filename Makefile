@@ -32,8 +32,10 @@ COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
 	   queue/wake.c queue/bounce.c
+# The SMTP client's I/O, for the daemons that talk to other servers.
+SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
-	   relayd/smtp_client.c relayd/smtp_io.c relayd/dns.c relayd/maildir.c
+	   relayd/smtp_client.c relayd/dns.c relayd/maildir.c $(SMTPIO)
 SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
 	   smtpd/lookup.c smtpd/table.c smtpd/qclient.c smtpd/tls.c

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -36,7 +37,9 @@ enum config_type {
 	CONF_CHOICE,	/* one of the words in the key's choices */
 	CONF_LISTEN,	/* blank-separated address:port, maybe none */
 	CONF_DOMAINS,	/* blank-separated domain names, maybe none */
-	CONF_NETWORKS	/* blank-separated networks, maybe none */
+	CONF_NETWORKS,	/* blank-separated networks, maybe none */
+	CONF_SERVERS,	/* blank-separated host[:port], maybe none */
+	CONF_SENDER	/* an address, "null", "sender" or empty */
 };
 
 struct config_key {
@@ -185,6 +188,56 @@ static const struct config_key config_keys[] = {
 	KEY(smtpd_auth_ip_max_failures, CONF_NUMBER, "10", 1,
 	    "Failed AUTHs from one client address within an hour before "
 	    "its AUTH is refused outright (454) until the hour is over."),
+	KEY(delegate_user, CONF_USER, "ferry-deleg", 0,
+	    "User delegated runs as when started as root."),
+	KEY(delegate_servers, CONF_SERVERS, "", 0,
+	    "Delegate SMTP servers, host[:port] (default port 25), tried in "
+	    "order. Empty: no delegate."),
+	CHOICE(delegate_tls, "verify", "none may encrypt verify",
+	    "STARTTLS to the delegate: never; when offered; required; "
+	    "required with the certificate and host name verified."),
+	KEY(delegate_tls_ca_file, CONF_OPTPATH, "", 0,
+	    "CA certificates for delegate_tls = verify. Empty: the system's."),
+	KEY(delegate_auth, CONF_BOOL, "no", 0,
+	    "Check AUTH credentials of users not in smtpd_users_file at the "
+	    "delegate."),
+	KEY(delegate_recipients, CONF_DOMAINS, "", 0,
+	    "Domains whose recipients the delegate must accept (unless the "
+	    "recipients table lists them)."),
+	CHOICE(delegate_login_form, "as-given", "as-given local-part "
+	    "add-domain", "The user name sent to the delegate: as the client "
+	    "gave it, its local part, or with @delegate_login_domain added."),
+	KEY(delegate_login_domain, CONF_STRING, "", 0,
+	    "Domain for delegate_login_form = add-domain. Empty: the first "
+	    "of accepted_domains."),
+	KEY(delegate_probe_sender, CONF_SENDER, "", 0,
+	    "MAIL FROM of recipient probes: an address, \"null\" for <>, or "
+	    "\"sender\" for the client's own. Empty: postmaster@ the first "
+	    "of accepted_domains."),
+	CHOICE(delegate_reject_text, "fixed", "fixed pass",
+	    "What smtpd says for a recipient the delegate refuses: \"550 "
+	    "5.1.1 User unknown\", or the delegate's own text."),
+	KEY(delegate_connections, CONF_NUMBER, "2", 1,
+	    "Connections to the delegates at most."),
+	KEY(delegate_rate, CONF_NUMBER, "5", 1,
+	    "Probes per second at most (a token bucket)."),
+	KEY(delegate_wait, CONF_DURATION, "10s", 1,
+	    "How long smtpd waits for an answer before saying 4xx; the probe "
+	    "goes on and fills the cache."),
+	KEY(delegate_timeout, CONF_DURATION, "30s", 1,
+	    "Timeout for connecting and for each reply of the delegate."),
+	KEY(delegate_dead_time, CONF_DURATION, "5m", 1,
+	    "A delegate that cannot be reached is skipped this long."),
+	KEY(delegate_positive_ttl, CONF_DURATION, "7d", 1,
+	    "How long a recipient the delegate accepted stays cached."),
+	KEY(delegate_negative_ttl, CONF_DURATION, "1h", 1,
+	    "How long a recipient the delegate refused stays cached."),
+	KEY(delegate_auth_ttl, CONF_DURATION, "5m", 0,
+	    "How long good credentials stay cached (in memory, as an HMAC). "
+	    "0: not at all."),
+	KEY(delegate_cache_file, CONF_OPTPATH, "/var/lib/ferry/delegate.cache",
+	    0, "Where delegated keeps recipient answers across restarts. "
+	    "Empty: memory only."),
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -272,7 +325,7 @@ valid_list(enum config_type type, const char *v, const char **why)
 	socklen_t		 len;
 	struct mailaddr		 ma;
 	char			 word[256], probe[260];
-	int			 r;
+	int			 r, port;
 
 	while ((r = word_next(&v, word, sizeof(word))) != 0) {
 		if (r == -1)
@@ -284,6 +337,11 @@ valid_list(enum config_type type, const char *v, const char **why)
 			break;
 		case CONF_NETWORKS:
 			if (netmask_parse(word, &nm) == -1)
+				goto bad;
+			break;
+		case CONF_SERVERS:
+			if (hostport_parse(word, probe, sizeof(probe), 25,
+			    &port) == -1)
 				goto bad;
 			break;
 		default:
@@ -299,6 +357,7 @@ valid_list(enum config_type type, const char *v, const char **why)
 bad:
 	*why = type == CONF_LISTEN ? "expected address:port ..." :
 	    type == CONF_NETWORKS ? "expected networks (10.0.0.0/8 ...)" :
+	    type == CONF_SERVERS ? "expected host[:port] ..." :
 	    "expected domain names";
 	return 0;
 }
@@ -313,6 +372,7 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 	static const char	 time_units[] = "smhdw";
 	static const long long	 time_scale[] = { 1, 60, 3600, 86400,
 	    7 * 86400 };
+	struct mailaddr	 ma;
 	char		*base = (char *)conf;
 	char		**str = (char **)(base + key->offset);
 	long long	*num = (long long *)(base + key->offset);
@@ -339,9 +399,18 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		if (!valid_choice(key->choices, v, why))
 			return -1;
 		break;
+	case CONF_SENDER:
+		if (*v != '\0' && strcmp(v, "null") != 0 &&
+		    strcmp(v, "sender") != 0 && addr_parse(v, 0, &ma,
+		    why) == -1) {
+			*why = "must be an address, null or sender";
+			return -1;
+		}
+		break;
 	case CONF_LISTEN:
 	case CONF_DOMAINS:
 	case CONF_NETWORKS:
+	case CONF_SERVERS:
 		if (!valid_list(key->type, v, why))
 			return -1;
 		break;
@@ -407,6 +476,34 @@ config_defaults(struct config *conf)
 			abort();	/* the table itself is wrong */
 }
 
+/* Delegated domains are accepted ones, and need a delegate to ask. */
+static int
+check_delegate(const struct config *conf, const char *path)
+{
+	const char	*list = conf->delegate_recipients, *acc;
+	char		 d[256], a[256];
+	int		 found;
+
+	if ((conf->delegate_auth || *list != '\0') &&
+	    *conf->delegate_servers == '\0') {
+		fprintf(stderr, "%s: delegate_auth and delegate_recipients need "
+		    "delegate_servers\n", path);
+		return -1;
+	}
+	while (word_next(&list, d, sizeof(d)) == 1) {
+		found = 0;
+		acc = conf->accepted_domains;
+		while (!found && word_next(&acc, a, sizeof(a)) == 1)
+			found = strcasecmp(a, d) == 0;
+		if (!found) {
+			fprintf(stderr, "%s: delegate_recipients: %s is not in "
+			    "accepted_domains\n", path, d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Fill the defaults that depend on the system or on other keys. */
 static int
 config_finish(struct config *conf, const char *path)
@@ -449,6 +546,8 @@ config_finish(struct config *conf, const char *path)
 		    path);
 		return -1;
 	}
+	if (check_delegate(conf, path) == -1)
+		return -1;
 	if (conf->retry_min > conf->retry_max) {
 		fprintf(stderr, "%s: retry_min is larger than retry_max\n",
 		    path);
@@ -620,6 +719,8 @@ config_free(struct config *conf)
 		case CONF_LISTEN:
 		case CONF_DOMAINS:
 		case CONF_NETWORKS:
+		case CONF_SERVERS:
+		case CONF_SENDER:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -63,6 +63,25 @@ struct config {
 	long long	 smtpd_auth_failure_delay;
 	long long	 smtpd_auth_max_failures;
 	long long	 smtpd_auth_ip_max_failures;
+	char		*delegate_user;
+	char		*delegate_servers;
+	char		*delegate_tls;
+	char		*delegate_tls_ca_file;
+	int		 delegate_auth;
+	char		*delegate_recipients;
+	char		*delegate_login_form;
+	char		*delegate_login_domain;
+	char		*delegate_probe_sender;
+	char		*delegate_reject_text;
+	long long	 delegate_connections;
+	long long	 delegate_rate;
+	long long	 delegate_wait;
+	long long	 delegate_timeout;
+	long long	 delegate_dead_time;
+	long long	 delegate_positive_ttl;
+	long long	 delegate_negative_ttl;
+	long long	 delegate_auth_ttl;
+	char		*delegate_cache_file;
 };
 
 int	 config_load(struct config *, const char *);

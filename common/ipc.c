@@ -37,6 +37,10 @@ static const struct {
 	{ IPC_FLUSH, "flush" }, { IPC_DELETE, "delete" },
 	{ IPC_WAKE, "wake" }, { IPC_JOB, "job" }, { IPC_JOB_RCPT, "job-rcpt" },
 	{ IPC_RESULT, "result" }, { IPC_JOB_DONE, "job-done" },
+	{ IPC_DELEG_AUTH, "deleg-auth" }, { IPC_DELEG_RCPT, "deleg-rcpt" },
+	{ IPC_DELEG_ANSWER, "deleg-answer" }, { IPC_DELEG_TEST, "deleg-test" },
+	{ IPC_DELEG_LIST, "deleg-list" }, { IPC_DELEG_ENTRY, "deleg-entry" },
+	{ IPC_DELEG_FORGET, "deleg-forget" },
 };
 
 const char *

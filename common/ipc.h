@@ -48,8 +48,20 @@ enum ipc_type {
 	IPC_JOB = 40,
 	IPC_JOB_RCPT = 41,
 	IPC_RESULT = 42,
-	IPC_JOB_DONE = 43
+	IPC_JOB_DONE = 43,
+	IPC_DELEG_AUTH = 50,
+	IPC_DELEG_RCPT = 51,
+	IPC_DELEG_ANSWER = 52,
+	IPC_DELEG_TEST = 53,
+	IPC_DELEG_LIST = 54,
+	IPC_DELEG_ENTRY = 55,
+	IPC_DELEG_FORGET = 56
 };
+
+/* Results in IPC_DELEG_ANSWER. */
+#define DELEG_YES	0
+#define DELEG_NO	1
+#define DELEG_TEMP	2
 
 /* Error classes carried by IPC_ERROR. */
 #define IPC_ERR_TEMP	0

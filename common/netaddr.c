@@ -231,3 +231,29 @@ word_next(const char **list, char *buf, size_t size)
 	buf[len] = '\0';
 	return 1;
 }
+
+/*
+ * "host", "host:port", "[v6]" or "[v6]:port" (a server to connect to):
+ * the host without brackets into host, the port (default defport).
+ */
+int
+hostport_parse(const char *spec, char *host, size_t size, int defport,
+    int *port)
+{
+	struct netaddr	 na;
+	const char	*rest;
+	long		 n = defport;
+
+	if (split_addr(spec, ':', host, size, &rest) == -1)
+		return -1;
+	if (rest != NULL && parse_number(rest, 65535, &n) == -1)
+		return -1;
+	if (n == 0)
+		return -1;
+	if (*spec == '[' ? parse_ip(host, &na) == -1 ||
+	    na.family != AF_INET6 : strspn(host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(host))
+		return -1;
+	*port = n;
+	return 0;
+}

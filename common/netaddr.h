@@ -28,6 +28,7 @@ void	 netaddr_format(const struct netaddr *, char *, size_t);
 int	 netaddr_is_loopback(const struct netaddr *);
 int	 netaddr_cmp(const struct netaddr *, const struct netaddr *);
 int	 listen_parse(const char *, struct sockaddr_storage *, socklen_t *);
+int	 hostport_parse(const char *, char *, size_t, int, int *);
 int	 netmask_parse(const char *, struct netmask *);
 int	 netmask_match(const struct netmask *, const struct netaddr *);
 int	 netlist_match(const char *, const struct netaddr *);

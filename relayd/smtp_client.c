@@ -19,24 +19,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include "base64.h"
 #include "dns.h"
 #include "log.h"
 #include "relayd.h"
-#include "smtp_io.h"
+#include "smtp_dialog.h"
 #include "util.h"
-
-/* Extensions the server announced in its EHLO reply. */
-#define EXT_PIPELINING	0x01
-#define EXT_SIZE	0x02
-#define EXT_8BITMIME	0x04
-#define EXT_STARTTLS	0x08
-#define EXT_AUTH_PLAIN	0x10
-#define EXT_AUTH_LOGIN	0x20
-#define EXT_SMTPUTF8	0x40
 
 /* Where in the dialogue a reply came: decides what "refused" means. */
 enum smtp_stage {
@@ -47,13 +36,11 @@ enum smtp_stage {
 
 struct smtp_session {
 	const struct config	*conf;
-	struct smtp_io		 io;
-	int			 ext;
+	struct smtp_conn	 conn;
 	int			 broken;	/* the connection is unusable */
-	int			 tls;
 };
 
-static SSL_CTX	*tls_ctx;
+static struct smtp_policy	 policy;	/* from the configuration */
 
 const char *
 relay_result_name(int result)
@@ -100,158 +87,26 @@ classify(const struct smtp_reply *r, enum smtp_stage stage)
 	return RELAY_PERM;
 }
 
-static SSL_CTX *
-tls_context(const struct config *conf, char *why, size_t whylen)
+/* relay_helo_name, relay_tls and its CA file, relay_command_timeout. */
+static int
+policy_init(const struct config *conf, char *why, size_t whylen)
 {
-	const char	*ca = conf->relay_tls_ca_file;
-
-	if (tls_ctx != NULL)
-		return tls_ctx;
-	if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		snprintf(why, whylen, "cannot create TLS context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
-	if (strcmp(conf->relay_tls, "verify") == 0) {
-		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
-		if ((*ca != '\0' ? SSL_CTX_load_verify_locations(tls_ctx, ca,
-		    NULL) : SSL_CTX_set_default_verify_paths(tls_ctx)) != 1) {
-			snprintf(why, whylen, "cannot load CA file %s", ca);
-			SSL_CTX_free(tls_ctx);
-			tls_ctx = NULL;
-			return NULL;
-		}
-	} else
-		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
-	return tls_ctx;
+	if (policy.helo != NULL)
+		return 0;
+	if (strcmp(conf->relay_tls, "none") != 0 &&
+	    (policy.tls_ctx = smtp_tls_context(conf->relay_tls,
+	    conf->relay_tls_ca_file, why, whylen)) == NULL)
+		return -1;
+	policy.helo = conf->relay_helo_name;
+	policy.tls = conf->relay_tls;
+	policy.timeout = conf->relay_command_timeout;
+	return 0;
 }
 
-static void
-parse_ehlo(struct smtp_session *s, const struct smtp_reply *r)
-{
-	int	 i;
-
-	s->ext = 0;
-	for (i = 1; i < r->nlines; i++) {
-		const char	*k = r->lines[i];
-
-		if (strcasecmp(k, "PIPELINING") == 0)
-			s->ext |= EXT_PIPELINING;
-		else if (strncasecmp(k, "SIZE", 4) == 0)
-			s->ext |= EXT_SIZE;
-		else if (strcasecmp(k, "8BITMIME") == 0)
-			s->ext |= EXT_8BITMIME;
-		else if (strcasecmp(k, "STARTTLS") == 0)
-			s->ext |= EXT_STARTTLS;
-		else if (strcasecmp(k, "SMTPUTF8") == 0)
-			s->ext |= EXT_SMTPUTF8;
-		else if (strncasecmp(k, "AUTH ", 5) == 0 ||
-		    strncasecmp(k, "AUTH=", 5) == 0) {
-			if (strcasestr(k + 5, "PLAIN") != NULL)
-				s->ext |= EXT_AUTH_PLAIN;
-			if (strcasestr(k + 5, "LOGIN") != NULL)
-				s->ext |= EXT_AUTH_LOGIN;
-		}
-	}
-}
-
-/* Send a command and read its reply. */
 static int
 command(struct smtp_session *s, struct smtp_reply *r, const char *cmd)
 {
-	int	 t = s->conf->relay_command_timeout;
-
-	if (io_printf(&s->io, t, "%s\r\n", cmd) == -1) {
-		memset(r, 0, sizeof(*r));
-		snprintf(r->text, sizeof(r->text), "%s: write failed",
-		    s->io.peer);
-		return -1;
-	}
-	return io_read_reply(&s->io, r, t);
-}
-
-static int
-ehlo(struct smtp_session *s, struct smtp_reply *r)
-{
-	char	 cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "EHLO %s", s->conf->relay_helo_name);
-	if (command(s, r, cmd) == 0 && r->code == 250) {
-		parse_ehlo(s, r);
-		return 0;
-	}
-	if (r->code < 500)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "HELO %s", s->conf->relay_helo_name);
-	s->ext = 0;
-	return command(s, r, cmd) == 0 && r->code == 250 ? 0 : -1;
-}
-
-/* AUTH PLAIN, or LOGIN; the password is never logged. */
-static int
-authenticate(struct smtp_session *s, const struct relay_auth *auth,
-    struct smtp_reply *r)
-{
-	char	 raw[600], cmd[900], b64[800] = "";
-	size_t	 ulen = strlen(auth->user), plen = strlen(auth->password);
-	int	 ok;
-
-	if (s->ext & EXT_AUTH_PLAIN) {
-		raw[0] = '\0';
-		memcpy(raw + 1, auth->user, ulen + 1);
-		memcpy(raw + ulen + 2, auth->password, plen);
-		ok = base64_encode(raw, ulen + plen + 2, b64, sizeof(b64)) == 0;
-		snprintf(cmd, sizeof(cmd), "AUTH PLAIN %s", b64);
-		ok = ok && command(s, r, cmd) == 0 && r->code == 235;
-	} else {
-		ok = base64_encode(auth->user, ulen, b64, sizeof(b64)) == 0 &&
-		    command(s, r, "AUTH LOGIN") == 0 && r->code == 334 &&
-		    command(s, r, b64) == 0 && r->code == 334;
-		ok = ok && base64_encode(auth->password, plen, b64,
-		    sizeof(b64)) == 0 && command(s, r, b64) == 0 &&
-		    r->code == 235;
-	}
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(cmd, sizeof(cmd));
-	explicit_bzero(b64, sizeof(b64));
-	return ok ? 0 : -1;
-}
-
-/* STARTTLS as relay_tls asks; -1 when TLS was required and failed. */
-static int
-start_tls(struct smtp_session *s, const char *host, struct smtp_reply *r,
-    char *why, size_t whylen)
-{
-	const char	*mode = s->conf->relay_tls;
-	int		 required = strcmp(mode, "may") != 0;
-	SSL_CTX		*ctx;
-
-	if (strcmp(mode, "none") == 0)
-		return 0;
-	if (!(s->ext & EXT_STARTTLS)) {
-		if (!required)
-			return 0;
-		snprintf(why, whylen, "%s does not offer STARTTLS "
-		    "(relay_tls = %s)", s->io.peer, mode);
-		return -1;
-	}
-	if ((ctx = tls_context(s->conf, why, whylen)) == NULL)
-		return -1;
-	if (command(s, r, "STARTTLS") != 0 || r->code != 220) {
-		snprintf(why, whylen, "STARTTLS refused: %s", r->text);
-		return required ? -1 : 0;
-	}
-	if (io_starttls(&s->io, ctx, host, s->conf->relay_command_timeout,
-	    why, whylen) == -1)
-		return -1;	/* the session is dead either way */
-	s->tls = 1;
-	log_event("event=tls relay=%s version=%s cipher=%s", s->io.peer,
-	    SSL_get_version(s->io.ssl), SSL_get_cipher_name(s->io.ssl));
-	if (ehlo(s, r) == -1) {
-		snprintf(why, whylen, "EHLO after STARTTLS: %s", r->text);
-		return -1;
-	}
-	return 0;
+	return smtp_command(&s->conn, r, cmd);
 }
 
 /* Greeting, EHLO, TLS and AUTH on a fresh connection. */
@@ -260,27 +115,22 @@ session_setup(struct smtp_session *s, const struct relay_auth *auth,
     const char *host, char *why, size_t whylen, int *klass)
 {
 	struct smtp_reply	 r;
+	SSL			*ssl = NULL;
 
 	*klass = RELAY_UNREACHABLE;
-	if (io_read_reply(&s->io, &r, s->conf->relay_command_timeout) == -1 ||
-	    r.code != 220) {
-		snprintf(why, whylen, "greeting: %s", r.text);
+	if (smtp_greet(&s->conn, host, &r, why, whylen) == -1)
 		return -1;
-	}
-	if (ehlo(s, &r) == -1) {
-		snprintf(why, whylen, "EHLO/HELO: %s", r.text);
-		return -1;
-	}
-	if (start_tls(s, host, &r, why, whylen) == -1)
-		return -1;
+	if (s->conn.tls && (ssl = s->conn.io.ssl) != NULL)
+		log_event("event=tls relay=%s version=%s cipher=%s",
+		    s->conn.io.peer, SSL_get_version(ssl),
+		    SSL_get_cipher_name(ssl));
 	if (auth != NULL && auth->user[0] != '\0' &&
-	    (s->ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN))) {
-		if (authenticate(s, auth, &r) == -1) {
-			/* Wrong credentials are ours to fix: retry later. */
-			*klass = RELAY_TEMP;
-			strlcpy(why, r.text, whylen);
-			return -1;
-		}
+	    (s->conn.ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN)) &&
+	    smtp_auth(&s->conn, auth->user, auth->password, &r) == -1) {
+		/* Wrong credentials are ours to fix: retry later. */
+		*klass = RELAY_TEMP;
+		strlcpy(why, r.text, whylen);
+		return -1;
 	}
 	return 0;
 }
@@ -298,14 +148,19 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 	struct smtp_session	*s;
 	int			 n, i;
 
+	if (policy_init(conf, why, whylen) == -1) {
+		*klass = RELAY_UNREACHABLE;
+		return NULL;
+	}
 	n = dns_destination(route, domain, conf->relay_mx_port, addrs, klass,
 	    why, whylen);
 	if (n == 0)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->conf = conf;
+	s->conn.policy = &policy;
 	for (i = 0; i < n; i++) {
-		if (io_connect(&s->io, (struct sockaddr *)&addrs[i].ss,
+		if (io_connect(&s->conn.io, (struct sockaddr *)&addrs[i].ss,
 		    addrs[i].len, addrs[i].peer,
 		    conf->relay_connect_timeout) == -1) {
 			snprintf(why, whylen, "connect to %s: %s",
@@ -317,7 +172,7 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 		if (session_setup(s, auth, addrs[i].host, why, whylen,
 		    klass) == 0)
 			return s;
-		io_close(&s->io);
+		io_close(&s->conn.io);
 	}
 	free(s);
 	return NULL;
@@ -332,7 +187,7 @@ smtp_usable(const struct smtp_session *s)
 const char *
 smtp_peer(const struct smtp_session *s)
 {
-	return s->io.peer;
+	return s->conn.io.peer;
 }
 
 void
@@ -342,7 +197,7 @@ smtp_close(struct smtp_session *s)
 
 	if (!s->broken)
 		command(s, &r, "QUIT");
-	io_close(&s->io);
+	io_close(&s->conn.io);
 	free(s);
 }
 
@@ -411,12 +266,12 @@ send_body(struct smtp_session *s, int fd)
 		}
 		last = in[n - 1];
 		off += n;
-		if (io_write(&s->io, out, o, t) == -1)
+		if (io_write(&s->conn.io, out, o, t) == -1)
 			return -1;
 	}
 	if (n == -1)
 		return -1;
-	return io_write(&s->io, last == '\n' ? ".\r\n" : "\r\n.\r\n",
+	return io_write(&s->conn.io, last == '\n' ? ".\r\n" : "\r\n.\r\n",
 	    last == '\n' ? 3 : 5, t);
 }
 
@@ -429,15 +284,15 @@ mail_command(struct smtp_session *s, const struct relay_job *job, char *buf,
 	int	 utf8;
 	size_t	 i;
 
-	if (s->ext & EXT_SIZE)
+	if (s->conn.ext & EXT_SIZE)
 		snprintf(params, sizeof(params), " SIZE=%lld",
 		    (long long)job->size);
-	if ((s->ext & EXT_8BITMIME) && has_8bit(job->fd))
+	if ((s->conn.ext & EXT_8BITMIME) && has_8bit(job->fd))
 		strlcat(params, " BODY=8BITMIME", sizeof(params));
 	utf8 = addr_is_utf8(job->sender);
 	for (i = 0; i < job->nrcpt; i++)
 		utf8 |= addr_is_utf8(job->rcpt[i].addr);
-	if (utf8 && (s->ext & EXT_SMTPUTF8))
+	if (utf8 && (s->conn.ext & EXT_SMTPUTF8))
 		strlcat(params, " SMTPUTF8", sizeof(params));
 	snprintf(buf, size, "MAIL FROM:<%s>%s\r\n", job->sender, params);
 }
@@ -455,7 +310,7 @@ envelope_dialogue(struct smtp_session *s, struct relay_job *job,
 {
 	char	 cmd[SMTP_LINE_MAX];
 	int	 t = s->conf->relay_command_timeout;
-	int	 pipelined = (s->ext & EXT_PIPELINING) != 0;
+	int	 pipelined = (s->conn.ext & EXT_PIPELINING) != 0;
 	size_t	 i, n = job->nrcpt + 2, accepted = 0;
 
 	for (i = 0; i < n; i++) {
@@ -468,11 +323,11 @@ envelope_dialogue(struct smtp_session *s, struct relay_job *job,
 			return 0;
 		else
 			strlcpy(cmd, "DATA\r\n", sizeof(cmd));
-		if (io_write(&s->io, cmd, strlen(cmd), t) == -1)
+		if (io_write(&s->conn.io, cmd, strlen(cmd), t) == -1)
 			return -1;
 		if (pipelined)
 			continue;
-		if (io_read_reply(&s->io, &r[i], t) == -1)
+		if (io_read_reply(&s->conn.io, &r[i], t) == -1)
 			return -1;
 		if (i == 0 && r[0].code >= 300)
 			return 0;
@@ -480,7 +335,7 @@ envelope_dialogue(struct smtp_session *s, struct relay_job *job,
 			accepted++;
 	}
 	for (i = 0; pipelined && i < n; i++)
-		if (io_read_reply(&s->io, &r[i], t) == -1)
+		if (io_read_reply(&s->conn.io, &r[i], t) == -1)
 			return -1;
 	return 0;
 }
@@ -533,7 +388,7 @@ smtp_deliver(struct smtp_session *s, struct relay_job *job)
 		goto done;
 	}
 	if (send_body(s, job->fd) == -1 ||
-	    io_read_reply(&s->io, &final, s->conf->relay_data_timeout) == -1) {
+	    io_read_reply(&s->conn.io, &final, s->conf->relay_data_timeout) == -1) {
 		s->broken = 1;
 		set_all(job, 1, RELAY_TEMP, "lost the connection during DATA");
 		goto done;

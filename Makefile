@@ -38,12 +38,15 @@ RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   relayd/smtp_client.c relayd/dns.c relayd/maildir.c $(SMTPIO)
 SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
-	   smtpd/lookup.c smtpd/table.c smtpd/qclient.c smtpd/tls.c
+	   smtpd/lookup.c smtpd/dclient.c smtpd/table.c smtpd/qclient.c \
+	   smtpd/tls.c
+DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
+	   delegated/cache.c $(SMTPIO)
 SENDMAIL := sendmail/sendmail.c
-CONTROL	:= control/ferry-control.c
+CONTROL	:= control/ferry-control.c control/delegate.c
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/relayd bin/smtpd bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+PROGS	:= bin/queued bin/relayd bin/smtpd bin/delegated bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -64,7 +67,8 @@ deps-test:
 $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
-$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h) $(OBJ)/.stamp
+$(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h delegated/*.h \
+	    control/*.h) $(OBJ)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -80,6 +84,10 @@ bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
 		$(shell pkg-config --libs libevent_openssl libssl libcrypto)
+
+bin/delegated: $(call objs,$(DELEGATED) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto)
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
 	@mkdir -p bin
@@ -130,7 +138,8 @@ bench: deps-test all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/relayd bin/smtpd bin/ferry-control \
+	install -m 0755 bin/queued bin/relayd bin/smtpd bin/delegated \
+		bin/ferry-control \
 		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail

@@ -3,7 +3,8 @@
  *
  * SUMMARY
  *	ferry-control [-c file] check | defaults | get KEY | ping DAEMON |
- *	    flush | delete ID | passwd [-d] USER
+ *	    flush | delete ID | passwd [-d] USER |
+ *	    delegate test ADDRESS | delegate list | delegate forget ADDRESS|all
  *
  * DESCRIPTION
  *	check		validate the configuration ("file:line: problem")
@@ -17,7 +18,12 @@
  *			USER with -d.  The password is read from standard
  *			input: asked twice without echo on a terminal, else
  *			one line.
- *	The queue requests use queued's private socket: root or queued's user.
+ *	delegate test ADDRESS	probe ADDRESS at the delegate now
+ *	delegate list	the recipient answers delegated has cached
+ *	delegate forget ADDRESS|all
+ *			drop a cached answer (or all of them)
+ *	The queue requests use queued's private socket: root or queued's user;
+ *	the delegate requests delegated's: root or delegated's user.
  *
  * EXIT STATUS
  *	0 success, 1 no answer (ping), 64 usage (or a bad user name),
@@ -41,6 +47,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "ipc.h"
 #include "password.h"
 #include "util.h"
@@ -56,11 +63,13 @@ usage(void)
 	fprintf(stderr, "usage: ferry-control [-c file] check | defaults | "
 	    "get key |\n"
 	    "                     ping daemon | flush | delete id | "
-	    "passwd [-d] user\n");
+	    "passwd [-d] user |\n"
+	    "                     delegate test address | delegate list | "
+	    "delegate forget address|all\n");
 	exit(EX_USAGE);
 }
 
-static int
+int
 connect_daemon(const struct config *conf, const char *daemon, int timeout)
 {
 	char	 name[64], path[PATH_MAX];
@@ -513,6 +522,8 @@ main(int argc, char **argv)
 		status = queue_request(&conf, IPC_DELETE, argv[1]);
 	else if (strcmp(verb, "passwd") == 0)
 		status = passwd_command(&conf, path, argc, argv);
+	else if (strcmp(verb, "delegate") == 0)
+		status = delegate_command(&conf, argc, argv);
 	else
 		usage();
 	config_free(&conf);

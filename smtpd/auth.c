@@ -161,10 +161,11 @@ auth_failed_reply(int fd, short events, void *arg)
 }
 
 static void
-auth_checked(struct session *s, enum lookup_result r)
+auth_checked(struct session *s, enum lookup_result r, const char *text)
 {
 	struct timeval	 tv = { 0, 0 };
 
+	(void)text;
 	if (r == LOOKUP_YES) {
 		log_event("event=auth session=%08x client=%s user=%s "
 		    "result=ok", s->id, s->ip, log_q(s->auth_user));

@@ -250,7 +250,7 @@ cmd_mail(struct session *s, char *arg)
 }
 
 static void
-rcpt_checked(struct session *s, enum lookup_result r)
+rcpt_checked(struct session *s, enum lookup_result r, const char *text)
 {
 	switch (r) {
 	case LOOKUP_YES:
@@ -263,7 +263,8 @@ rcpt_checked(struct session *s, enum lookup_result r)
 		log_event("event=reject session=%08x client=%s rcpt=%s "
 		    "reason=%s", s->id, s->ip, log_q(s->pending_rcpt),
 		    log_q("user unknown"));
-		session_reply(s, "550 5.1.1 User unknown");
+		session_reply(s, "550 5.1.1 %s", text != NULL ? text :
+		    "User unknown");
 		break;
 	case LOOKUP_TEMP:
 		session_reply(s, "451 4.4.3 Cannot check the recipient now, "
@@ -337,7 +338,7 @@ cmd_rcpt(struct session *s, char *arg)
 		/* FALLTHROUGH */
 	case RCPT_RELAY:
 		session_wait(s);
-		rcpt_checked(s, LOOKUP_YES);
+		rcpt_checked(s, LOOKUP_YES, NULL);
 		return;
 	}
 	session_wait(s);
@@ -531,8 +532,9 @@ cmd_quit(struct session *s, char *arg)
 }
 
 static void
-vrfy_checked(struct session *s, enum lookup_result r)
+vrfy_checked(struct session *s, enum lookup_result r, const char *text)
 {
+	(void)text;
 	if (r == LOOKUP_YES)
 		session_reply(s, "250 2.1.5 <%s>", s->pending_rcpt);
 	else if (r == LOOKUP_NO)

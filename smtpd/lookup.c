@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lookup.h"
 #include "password.h"
@@ -57,7 +58,7 @@ password_checked(struct workq_item *item)
 
 	if (c->session != NULL) {
 		c->session->lookup = NULL;
-		c->done(c->session, c->ok ? LOOKUP_YES : LOOKUP_NO);
+		c->done(c->session, c->ok ? LOOKUP_YES : LOOKUP_NO, NULL);
 	}
 	free(c);
 }
@@ -76,12 +77,25 @@ lookup_cancel(struct session *s)
 	if (s->lookup != NULL)
 		((struct auth_check *)s->lookup)->session = NULL;
 	s->lookup = NULL;
+	dclient_cancel(s);
 }
 
 int
 lookup_can_auth(void)
 {
-	return table_has_users();
+	return table_has_users() || smtpd_conf()->delegate_auth;
+}
+
+static int
+delegated_domain(const char *domain)
+{
+	const char	*list = smtpd_conf()->delegate_recipients;
+	char		 word[ADDR_DOMAIN_MAX + 1];
+
+	while (word_next(&list, word, sizeof(word)) == 1)
+		if (strcasecmp(word, domain) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -97,6 +111,11 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 	struct auth_check	*c;
 	const char		*hash = table_user_hash(user);
 
+	/* the local table first; then, if configured, the delegate */
+	if (hash == NULL && smtpd_conf()->delegate_auth) {
+		dclient_auth(s, user, pass, done);
+		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->session = s;
 	c->done = done;
@@ -108,8 +127,18 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 	workq_push(checks, &c->item);
 }
 
+/* The recipients table first; for delegated domains, then the delegate. */
 void
 lookup_rcpt(struct session *s, const struct mailaddr *ma, lookup_cb done)
 {
-	done(s, table_rcpt_known(ma) ? LOOKUP_YES : LOOKUP_NO);
+	char	 addr[ADDR_MAX + 3];
+
+	if (!delegated_domain(ma->domain))
+		done(s, table_rcpt_known(ma) ? LOOKUP_YES : LOOKUP_NO, NULL);
+	else if (table_rcpt_listed(ma))
+		done(s, LOOKUP_YES, NULL);
+	else if (addr_format(ma, addr, sizeof(addr)) == -1)
+		done(s, LOOKUP_NO, NULL);
+	else
+		dclient_rcpt(s, addr, done);
 }

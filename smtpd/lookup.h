@@ -17,7 +17,9 @@ enum lookup_result {
 	LOOKUP_TEMP		/* cannot say now: a 4xx */
 };
 
-typedef void (*lookup_cb)(struct session *, enum lookup_result);
+/* text: the delegate's reason for a refusal, when it is passed on. */
+typedef void (*lookup_cb)(struct session *, enum lookup_result,
+	    const char *);
 
 struct event_base;
 
@@ -26,5 +28,11 @@ void	 lookup_cancel(struct session *);
 int	 lookup_can_auth(void);
 void	 lookup_auth(struct session *, const char *, const char *, lookup_cb);
 void	 lookup_rcpt(struct session *, const struct mailaddr *, lookup_cb);
+
+/* dclient.c: the same questions, asked of delegated. */
+void	 dclient_auth(struct session *, const char *, const char *,
+	    lookup_cb);
+void	 dclient_rcpt(struct session *, const char *, lookup_cb);
+void	 dclient_cancel(struct session *);
 
 #endif

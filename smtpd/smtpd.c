@@ -56,6 +56,7 @@ static struct daemon_ctx	 sd;
 static struct event_base	*sbase;
 static SSL_CTX			*tls_ctx;
 static char			 queue_socket[PATH_MAX];
+static char			 delegate_socket[PATH_MAX];
 
 const struct config *
 smtpd_conf(void)
@@ -79,6 +80,12 @@ const char *
 smtpd_queue_socket(void)
 {
 	return queue_socket;
+}
+
+const char *
+smtpd_delegate_socket(void)
+{
+	return delegate_socket;
 }
 
 /* One descriptor per session and a few more: take what the system allows. */
@@ -140,7 +147,9 @@ main(int argc, char **argv)
 	    "smtpd") == -1 || daemon_mkdir(chroot_dir, 0755) == -1)
 		fatal("mkdir %s/smtpd", sd.conf.run_directory);
 	if (path_join(queue_socket, sizeof(queue_socket),
-	    ps.as_root ? "/" : chroot_dir, "queued.sock") == -1)
+	    ps.as_root ? "/" : chroot_dir, "queued.sock") == -1 ||
+	    path_join(delegate_socket, sizeof(delegate_socket),
+	    ps.as_root ? "/" : chroot_dir, "delegated.sock") == -1)
 		fatalx("run_directory is too long");
 	raise_fd_limit();
 	listeners_open(&sd.conf);

@@ -103,6 +103,7 @@ const struct config	*smtpd_conf(void);
 struct event_base	*smtpd_base(void);
 struct ssl_ctx_st	*smtpd_tls_ctx(void);
 const char		*smtpd_queue_socket(void);
+const char		*smtpd_delegate_socket(void);
 
 /* listener.c */
 void	 listeners_open(const struct config *);

@@ -223,10 +223,17 @@ table_user_hash(const char *user)
 int
 table_rcpt_known(const struct mailaddr *ma)
 {
+	return !recipients.active || table_rcpt_listed(ma);
+}
+
+/* Does the recipients table name this address or its domain? */
+int
+table_rcpt_listed(const struct mailaddr *ma)
+{
 	char	 key[ADDR_MAX + 3];
 
 	if (!recipients.active)
-		return 1;
+		return 0;
 	if (addr_format(ma, key, sizeof(key)) == 0 &&
 	    table_find(&recipients, key) != NULL)
 		return 1;

@@ -14,5 +14,6 @@ void		 tables_reload(void);
 int		 table_has_users(void);
 const char	*table_user_hash(const char *);
 int		 table_rcpt_known(const struct mailaddr *);
+int		 table_rcpt_listed(const struct mailaddr *);
 
 #endif

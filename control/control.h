@@ -1,0 +1,12 @@
+/*
+ * control.h: ferry-control's pieces.
+ */
+#ifndef FERRY_CONTROL_H
+#define FERRY_CONTROL_H
+
+struct config;
+
+int	 connect_daemon(const struct config *, const char *, int);
+int	 delegate_command(const struct config *, int, char **);
+
+#endif

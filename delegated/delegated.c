@@ -1,0 +1,171 @@
+/*
+ * delegated: the authentication and recipient delegate.
+ *
+ * SUMMARY
+ *	delegated [-f] [-c file]
+ *
+ * DESCRIPTION
+ *	Answers smtpd's "are these credentials good?" and "would you accept
+ *	this recipient?" by asking another SMTP server, politely: answers
+ *	are cached, probes share connections, are rate-limited and asked
+ *	once however many wait for them (doc/delegated.md).  Sockets:
+ *	run_directory/smtpd/delegated.sock	smtpd's questions (smtpd_user
+ *				only, in smtpd's chroot);
+ *	run_directory/delegated.sock	ping and ferryctl delegate
+ *				test|list|forget (root and our own user).
+ *
+ * CONFIGURATION
+ *	myhostname, accepted_domains, smtpd_user, delegate_user, and every
+ *	delegate_* key.
+ *
+ * FILES AND PRIVILEGES
+ *	Started as root, it binds its sockets, makes the cache file's
+ *	directory its own and becomes delegate_user.  It does not chroot:
+ *	delegate host names need the system's resolver.  It writes only
+ *	delegate_cache_file and its log.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "delegated.h"
+#include "ipc_server.h"
+#include "log.h"
+#include "privsep.h"
+#include "util.h"
+
+#define SAVE_INTERVAL	10	/* seconds between cache file writes */
+
+static struct daemon_ctx	 dd;
+static uid_t			 smtpd_uid;
+
+const struct config *
+deleg_conf(void)
+{
+	return &dd.conf;
+}
+
+static int
+allow_smtpd_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == smtpd_uid;
+}
+
+static int
+allow_admin_uid(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static const struct ipc_service smtpd_service = {
+	"delegated", allow_smtpd_uid, serve_smtpd_frame, serve_conn_closed
+};
+static const struct ipc_service control_service = {
+	"delegated", allow_admin_uid, serve_control_frame, serve_conn_closed
+};
+
+static int
+listen_at(const struct privsep *ps, const char *name, mode_t mode)
+{
+	char	 path[PATH_MAX];
+	int	 s;
+
+	if (path_join(path, sizeof(path), dd.conf.run_directory, name) == -1 ||
+	    (s = ipc_listen(path, mode)) == -1 || privsep_chown(ps, path) == -1)
+		fatal("listen on %s/%s", dd.conf.run_directory, name);
+	return s;
+}
+
+/* smtpd's socket is in its chroot, run_directory/smtpd (see queued). */
+static int
+listen_smtpd(const struct privsep *ps)
+{
+	struct passwd	*pw;
+	char		 dir[PATH_MAX];
+
+	smtpd_uid = ps->uid;
+	if (ps->as_root && (pw = getpwnam(dd.conf.smtpd_user)) != NULL)
+		smtpd_uid = pw->pw_uid;
+	if (path_join(dir, sizeof(dir), dd.conf.run_directory, "smtpd") == -1 ||
+	    daemon_mkdir(dir, 0755) == -1)
+		fatal("mkdir %s/smtpd", dd.conf.run_directory);
+	return listen_at(ps, "smtpd/delegated.sock", 0666);
+}
+
+/* The cache file's directory becomes ours; the file stays private. */
+static void
+prepare_cache_dir(const struct privsep *ps)
+{
+	char	 copy[PATH_MAX], *dir;
+
+	if (*dd.conf.delegate_cache_file == '\0')
+		return;
+	strlcpy(copy, dd.conf.delegate_cache_file, sizeof(copy));
+	dir = dirname(copy);
+	if (daemon_mkdir(dir, 0700) == -1 || privsep_chown(ps, dir) == -1)
+		fatal("cannot prepare %s", dir);
+}
+
+static void
+on_save(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	cache_save();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct privsep		 ps;
+	struct event_base	*base;
+	struct event		*save;
+	struct timeval		 tv = { SAVE_INTERVAL, 0 };
+	int			 smtpd_sock, control_sock;
+
+	daemon_setup(&dd, "delegated", argc, argv);
+	if (*dd.conf.delegate_servers == '\0') {
+		fprintf(stderr, "delegated: delegate_servers is empty in %s\n",
+		    dd.conf_path);
+		exit(EX_CONFIG);
+	}
+	if (privsep_init(&ps, dd.conf.delegate_user) == -1 ||
+	    probe_init(&dd.conf) == -1)
+		exit(EX_CONFIG);
+	if (log_chown(ps.uid, ps.gid) == -1)
+		fatal("chown log file");
+	prepare_cache_dir(&ps);
+	smtpd_sock = listen_smtpd(&ps);
+	control_sock = listen_at(&ps, "delegated.sock", 0600);
+	daemon_detach(&dd);
+	privsep_drop(&ps, "/", 0);
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	cache_init(dd.conf.delegate_cache_file);
+	serve_init(base);
+	if (ipc_server_listen(base, smtpd_sock, &smtpd_service) == -1 ||
+	    ipc_server_listen(base, control_sock, &control_service) == -1)
+		fatalx("cannot serve sockets");
+	daemon_signals(base);
+	save = event_new(base, -1, EV_PERSIST, on_save, NULL);
+	if (save == NULL || event_add(save, &tv) == -1)
+		fatalx("cannot start the save timer");
+	log_event("event=start servers=%s", log_q(dd.conf.delegate_servers));
+	event_base_dispatch(base);
+	cache_save();
+	log_event("event=stop");
+	return 0;
+}

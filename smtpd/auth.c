@@ -147,23 +147,9 @@ auth_command(struct session *s, char *arg)
 }
 
 static void
-auth_failed_reply(int fd, short events, void *arg)
-{
-	struct session	*s = arg;
-
-	(void)fd;
-	(void)events;
-	if (s->auth_failures >= smtpd_conf()->smtpd_auth_max_failures)
-		session_close(s, "421 4.7.0 Too many authentication failures");
-	else
-		session_reply(s, "535 5.7.8 Authentication credentials invalid");
-	session_resume(s);
-}
-
-static void
 auth_checked(struct session *s, enum lookup_result r, const char *text)
 {
-	struct timeval	 tv = { 0, 0 };
+	int	 last;
 
 	(void)text;
 	if (r == LOOKUP_YES) {
@@ -185,11 +171,10 @@ auth_checked(struct session *s, enum lookup_result r, const char *text)
 	client_auth_failed(s->client);
 	log_event("event=auth session=%08x client=%s user=%s result=failed "
 	    "failures=%d", s->id, s->ip, log_q(s->auth_user), s->auth_failures);
-	tv.tv_sec = smtpd_conf()->smtpd_auth_failure_delay * s->auth_failures;
-	if (s->delay == NULL && (s->delay = evtimer_new(smtpd_base(),
-	    auth_failed_reply, s)) == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(s->delay, &tv);
+	last = s->auth_failures >= smtpd_conf()->smtpd_auth_max_failures;
+	session_reply_later(s, smtpd_conf()->smtpd_auth_failure_delay *
+	    s->auth_failures, last ? "421 4.7.0 Too many authentication "
+	    "failures" : "535 5.7.8 Authentication credentials invalid", last);
 }
 
 /* Ask the lookup; the session waits for the answer. */

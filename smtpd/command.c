@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define BDAT_MAX	(1LL << 40)	/* larger chunks are a syntax error */
+#define HARVEST_FREE	2	/* unknown recipients answered at once */
+#define HARVEST_DELAY_MAX 5	/* seconds, for each one after those */
 
 struct command {
 	const char	*verb;
@@ -252,6 +254,9 @@ cmd_mail(struct session *s, char *arg)
 static void
 rcpt_checked(struct session *s, enum lookup_result r, const char *text)
 {
+	char	 reply[SMTP_LINE_MAX - 2];
+	int	 delay;
+
 	switch (r) {
 	case LOOKUP_YES:
 		s->rcpts = xreallocarray(s->rcpts, s->nrcpt + 1,
@@ -263,8 +268,16 @@ rcpt_checked(struct session *s, enum lookup_result r, const char *text)
 		log_event("event=reject session=%08x client=%s rcpt=%s "
 		    "reason=%s", s->id, s->ip, log_q(s->pending_rcpt),
 		    log_q("user unknown"));
-		session_reply(s, "550 5.1.1 %s", text != NULL ? text :
-		    "User unknown");
+		snprintf(reply, sizeof(reply), "550 5.1.1 %s", text != NULL ?
+		    text : "User unknown");
+		/* harvesting the address list gets slow, then errors end it */
+		if (++s->unknown_rcpts > HARVEST_FREE) {
+			delay = s->unknown_rcpts - HARVEST_FREE;
+			session_reply_later(s, delay > HARVEST_DELAY_MAX ?
+			    HARVEST_DELAY_MAX : delay, reply, 0);
+			return;
+		}
+		session_reply(s, "%s", reply);
 		break;
 	case LOOKUP_TEMP:
 		session_reply(s, "451 4.4.3 Cannot check the recipient now, "

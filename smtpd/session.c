@@ -182,16 +182,22 @@ session_free(struct session *s)
 void
 session_reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	char	 line[SMTP_LINE_MAX];
+	va_list	 ap;
+	int	 n;
 
 	if (s->closing)
 		return;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
-	if (fmt[0] == '5' && fmt[3] == ' ' &&
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	memcpy(line + n, "\r\n", 2);
+	evbuffer_add(bufferevent_get_output(s->bev), line, n + 2);
+	if (line[0] == '5' && line[3] == ' ' &&
 	    ++s->errors >= smtpd_conf()->smtpd_max_errors) {
 		log_event("event=too-many-errors session=%08x client=%s",
 		    s->id, s->ip);
@@ -218,6 +224,38 @@ void
 session_wait(struct session *s)
 {
 	s->waiting = 1;
+}
+
+static void
+on_delay(evutil_socket_t fd, short events, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)events;
+	if (s->delayed_close)
+		session_close(s, s->delayed_reply);
+	else
+		session_reply(s, "%s", s->delayed_reply);
+	session_resume(s);
+}
+
+/*
+ * A waiting session says reply after secs seconds (and closes, with
+ * close): a tarpit for clients that guess, slow for them, free for us.
+ */
+void
+session_reply_later(struct session *s, int secs, const char *reply,
+    int close)
+{
+	struct timeval	 tv = { secs, 0 };
+
+	strlcpy(s->delayed_reply, reply, sizeof(s->delayed_reply));
+	s->delayed_close = close;
+	if (s->delay == NULL && (s->delay = evtimer_new(smtpd_base(), on_delay,
+	    s)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(s->delay, &tv);
 }
 
 /* The answer s waited for is in: go on with the input it left. */

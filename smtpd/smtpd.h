@@ -72,7 +72,10 @@ struct session {
 	int			 closing;
 	int			 discarding;	/* skipping an overlong line */
 	int			 errors;
-	struct event		*delay;		/* AUTH failure delay */
+	struct event		*delay;		/* session_reply_later() */
+	char			 delayed_reply[SMTP_LINE_MAX];
+	int			 delayed_close;
+	int			 unknown_rcpts;	/* refused: a harvester? */
 	struct event		*handshake;	/* TLS handshake deadline */
 	void			*lookup;	/* a lookup in progress */
 
@@ -125,6 +128,7 @@ void	 session_reply(struct session *, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
 void	 session_close(struct session *, const char *);
 void	 session_wait(struct session *);
+void	 session_reply_later(struct session *, int, const char *, int);
 void	 session_resume(struct session *);
 void	 session_starttls(struct session *);
 void	 session_reset(struct session *);

@@ -7,6 +7,8 @@ The harness's mynetworks (198.51.100.0/24) holds no client of these
 tests, so a loopback client is a stranger for relaying (only AUTH is
 offered to it at once)."""
 
+import time
+
 import pytest
 
 from smtpdharness import USERS, simple_message, smtpd  # noqa: F401
@@ -319,3 +321,23 @@ def test_remote_client_auth_plaintext(smtpd):
         r = c.ehlo()
         assert r.keyword("AUTH") is not None, r
         assert c.auth_login("bob", USERS["bob"]).startswith("235 2.7.0")
+
+
+@pytest.mark.ferry_conf(smtpd_max_errors="5")
+def test_unknown_recipients_slowed_then_cut_off(smtpd):
+    """A client guessing addresses: the first two unknown recipients get
+    550 5.1.1 at once, each one after that waits a second longer, and
+    the fifth error ends the session with 421."""
+    with smtpd.client(timeout=20) as c:
+        c.ehlo()
+        assert c.mail().startswith("250")
+        waits = []
+        for i in range(4):
+            start = time.monotonic()
+            r = c.rcpt("nobody%d@ferry.test" % i)
+            waits.append(time.monotonic() - start)
+            assert r.startswith("550 5.1.1"), r
+        assert waits[2] >= 0.9 and waits[3] >= 1.9, waits
+        r = c.rcpt("nobody9@ferry.test")
+        assert r.startswith("550 5.1.1"), r
+        assert c.expect_close(10).startswith("421 4.7.0"), "not cut off"

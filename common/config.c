@@ -235,6 +235,10 @@ static const struct config_key config_keys[] = {
 	KEY(delegate_auth_ttl, CONF_DURATION, "5m", 0,
 	    "How long good credentials stay cached (in memory, as an HMAC). "
 	    "0: not at all."),
+	KEY(delegate_auth_max_failures, CONF_NUMBER, "3", 1,
+	    "Failed AUTHs for one user at the delegate within 15 minutes "
+	    "after which that user is refused here without asking (the "
+	    "delegate may lock the account)."),
 	KEY(delegate_cache_file, CONF_OPTPATH, "/var/lib/ferry/delegate.cache",
 	    0, "Where delegated keeps recipient answers across restarts. "
 	    "Empty: memory only."),

@@ -81,6 +81,7 @@ struct config {
 	long long	 delegate_positive_ttl;
 	long long	 delegate_negative_ttl;
 	long long	 delegate_auth_ttl;
+	long long	 delegate_auth_max_failures;
 	char		*delegate_cache_file;
 };
 

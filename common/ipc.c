@@ -40,7 +40,7 @@ static const struct {
 	{ IPC_DELEG_AUTH, "deleg-auth" }, { IPC_DELEG_RCPT, "deleg-rcpt" },
 	{ IPC_DELEG_ANSWER, "deleg-answer" }, { IPC_DELEG_TEST, "deleg-test" },
 	{ IPC_DELEG_LIST, "deleg-list" }, { IPC_DELEG_ENTRY, "deleg-entry" },
-	{ IPC_DELEG_FORGET, "deleg-forget" },
+	{ IPC_DELEG_FORGET, "deleg-forget" }, { IPC_DELEG_STATUS, "deleg-status" },
 };
 
 const char *

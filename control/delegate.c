@@ -1,6 +1,6 @@
 /*
- * delegate.c: ferry-control delegate test ADDRESS | list | forget
- * ADDRESS|all, through delegated's control socket.
+ * delegate.c: ferry-control delegate test ADDRESS | list | status |
+ * forget ADDRESS|all, through delegated's control socket.
  */
 #include <sys/types.h>
 
@@ -39,6 +39,24 @@ print_answer(struct ipc_frame *rep, const char *address)
 	printf("%s: %s%s%s\n", address, result_name(result),
 	    *text != '\0' ? ": " : "", text);
 	return result == DELEG_TEMP ? EX_TEMPFAIL : EX_OK;
+}
+
+/* The self-check: exit 0 if recipient checks work, 1 if not. */
+static int
+print_status(struct ipc_frame *rep)
+{
+	char		 text[IPC_STR_MAX + 1];
+	uint32_t	 result;
+
+	if (rep->type != IPC_DELEG_ANSWER || ipc_get_u32(rep, &result) == -1 ||
+	    ipc_get_str(rep, text, sizeof(text)) == -1 ||
+	    ipc_get_end(rep) == -1) {
+		fprintf(stderr, "ferry-control: bad reply from delegated\n");
+		return EX_PROTOCOL;
+	}
+	printf("delegate: %s%s\n", result == DELEG_YES ? "" : "WARNING: ",
+	    text);
+	return result == DELEG_YES ? EX_OK : 1;
 }
 
 static int
@@ -87,12 +105,14 @@ delegate_command(const struct config *conf, int argc, char **argv)
 		ipc_put_str(&req, argv[2]);
 	} else if (argc == 2 && strcmp(argv[1], "list") == 0)
 		ipc_frame_init(&req, IPC_DELEG_LIST, 1);
+	else if (argc == 2 && strcmp(argv[1], "status") == 0)
+		ipc_frame_init(&req, IPC_DELEG_STATUS, 1);
 	else if (argc == 3 && strcmp(argv[1], "forget") == 0) {
 		ipc_frame_init(&req, IPC_DELEG_FORGET, 1);
 		ipc_put_str(&req, argv[2]);
 	} else {
 		fprintf(stderr, "usage: ferry-control delegate test address | "
-		    "list | forget address|all\n");
+		    "list | status | forget address|all\n");
 		return EX_USAGE;
 	}
 	if ((s = connect_daemon(conf, "delegated", DELEGATE_TIMEOUT)) == -1) {
@@ -107,6 +127,8 @@ delegate_command(const struct config *conf, int argc, char **argv)
 	}
 	if (req.type == IPC_DELEG_TEST)
 		status = print_answer(&rep, argv[2]);
+	else if (req.type == IPC_DELEG_STATUS)
+		status = print_status(&rep);
 	else if (req.type == IPC_DELEG_LIST)
 		status = list_entries(s, &rep);
 	else

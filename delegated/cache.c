@@ -7,6 +7,8 @@
  * cache_save(), so a restart begins with what was known.  Good
  * credentials are remembered in memory only, as HMAC-SHA256 of name and
  * password under a key made at start that never leaves the process.
+ * Failed logins are counted per user name, so that a user who keeps
+ * failing is refused here before the delegate locks the account.
  */
 #include <sys/types.h>
 #include <sys/tree.h>
@@ -28,6 +30,8 @@
 #include "log.h"
 #include "util.h"
 
+#define AUTH_FAILURE_WINDOW	900	/* seconds a failed login counts */
+
 struct entry {
 	RB_ENTRY(entry)		 node;
 	char			 key[DELEG_KEY_MAX];
@@ -46,6 +50,7 @@ RB_GENERATE(entry_tree, entry, node, entry_cmp)
 
 static struct entry_tree	 rcpts = RB_INITIALIZER(&rcpts);
 static struct entry_tree	 logins = RB_INITIALIZER(&logins);
+static struct entry_tree	 failures = RB_INITIALIZER(&failures);
 static const char		*cache_path;
 static int			 dirty;
 static unsigned char		 hmac_key[32];
@@ -282,4 +287,38 @@ auth_remember(const char *key)
 	e->e.result = DELEG_YES;
 	e->e.stored = time(NULL);
 	e->e.expires = e->e.stored + deleg_conf()->delegate_auth_ttl;
+}
+
+/* Has user failed delegate_auth_max_failures times lately? */
+int
+auth_refused(const char *user)
+{
+	struct entry	*e = find(&failures, user, time(NULL));
+
+	return e != NULL &&
+	    e->e.result >= deleg_conf()->delegate_auth_max_failures;
+}
+
+void
+auth_failed(const char *user)
+{
+	struct entry	*e = find(&failures, user, time(NULL));
+
+	if (e == NULL) {
+		e = insert(&failures, user);
+		e->e.result = 0;
+		e->e.expires = time(NULL) + AUTH_FAILURE_WINDOW;
+	}
+	e->e.result++;
+}
+
+void
+auth_succeeded(const char *user)
+{
+	struct entry	*e = find(&failures, user, time(NULL));
+
+	if (e != NULL) {
+		RB_REMOVE(entry_tree, &failures, e);
+		free(e);
+	}
 }

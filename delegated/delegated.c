@@ -46,6 +46,7 @@
 #include "util.h"
 
 #define SAVE_INTERVAL	10	/* seconds between cache file writes */
+#define SELFCHECK_INTERVAL 86400 /* seconds between catch-all checks */
 
 static struct daemon_ctx	 dd;
 static uid_t			 smtpd_uid;
@@ -118,6 +119,15 @@ prepare_cache_dir(const struct privsep *ps)
 }
 
 static void
+on_selfcheck(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	serve_selfcheck();
+}
+
+static void
 on_save(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
@@ -131,8 +141,9 @@ main(int argc, char **argv)
 {
 	struct privsep		 ps;
 	struct event_base	*base;
-	struct event		*save;
+	struct event		*save, *check;
 	struct timeval		 tv = { SAVE_INTERVAL, 0 };
+	struct timeval		 day = { SELFCHECK_INTERVAL, 0 };
 	int			 smtpd_sock, control_sock;
 
 	daemon_setup(&dd, "delegated", argc, argv);
@@ -161,8 +172,11 @@ main(int argc, char **argv)
 		fatalx("cannot serve sockets");
 	daemon_signals(base);
 	save = event_new(base, -1, EV_PERSIST, on_save, NULL);
-	if (save == NULL || event_add(save, &tv) == -1)
-		fatalx("cannot start the save timer");
+	check = event_new(base, -1, EV_PERSIST, on_selfcheck, NULL);
+	if (save == NULL || event_add(save, &tv) == -1 || check == NULL ||
+	    event_add(check, &day) == -1)
+		fatalx("cannot start the timers");
+	serve_selfcheck();
 	log_event("event=start servers=%s", log_q(dd.conf.delegate_servers));
 	event_base_dispatch(base);
 	cache_save();

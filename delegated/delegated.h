@@ -40,6 +40,7 @@ struct probe {
 	struct workq_item	 item;		/* first: the queue's link */
 	TAILQ_ENTRY(probe)	 entry;		/* in flight, or rate-limited */
 	enum probe_kind		 kind;
+	int			 selfcheck;	/* a made-up address: no cache */
 	char			 key[DELEG_KEY_MAX];	/* address, or HMAC */
 	char			 user[256];	/* AUTH: the name to send */
 	char			 password[256];	/* AUTH: wiped after use */
@@ -58,6 +59,7 @@ const struct config	*deleg_conf(void);
 
 /* serve.c */
 void	 serve_init(struct event_base *);
+void	 serve_selfcheck(void);
 void	 serve_smtpd_frame(struct ipc_conn *, struct ipc_frame *);
 void	 serve_control_frame(struct ipc_conn *, struct ipc_frame *);
 void	 serve_conn_closed(struct ipc_conn *);
@@ -83,5 +85,8 @@ void	 cache_foreach(void (*)(const char *, const struct cache_entry *,
 void	 auth_key(const char *, const char *, char *, size_t);
 int	 auth_cached(const char *);
 void	 auth_remember(const char *);
+int	 auth_refused(const char *);
+void	 auth_failed(const char *);
+void	 auth_succeeded(const char *);
 
 #endif

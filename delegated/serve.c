@@ -23,10 +23,13 @@ static struct probe_list	 in_flight = TAILQ_HEAD_INITIALIZER(in_flight);
 static struct probe_list	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct workq		*probes;
 static struct event		*tick;
+static char			 catchall[256];	/* domains that take anything */
+static int			 selfchecked;
 static double			 tokens;
 static struct timespec		 last_fill;
 
 static void	 probe_done(struct workq_item *);
+static void	 probe_sender(struct probe *, const char *);
 
 static void
 reply_answer(struct ipc_conn *c, uint32_t reqid, int result, const char *text)
@@ -168,6 +171,71 @@ start_probe(struct probe *p, struct ipc_conn *c, uint32_t reqid)
 	release_held(-1, 0, NULL);
 }
 
+/*
+ * A made-up address of a delegated domain was accepted: the delegate
+ * takes anything (a catch-all, or it rejects later by bounce), so its
+ * "yes" means nothing.  Said loudly, and by `ferryctl status`.
+ */
+static void
+selfcheck_done(struct probe *p)
+{
+	const char	*domain = strchr(p->address, '@') + 1;
+
+	selfchecked = 1;
+	if (p->result == DELEG_YES) {
+		log_event("event=delegate-catchall domain=%s server=%s "
+		    "probe=%s warning=%s", domain, log_q(p->server),
+		    p->address, log_q("the delegate accepts made-up "
+		    "recipients: its recipient checks are ineffective"));
+		if (strstr(catchall, domain) == NULL &&
+		    strlen(catchall) + strlen(domain) + 2 < sizeof(catchall)) {
+			strlcat(catchall, *catchall ? " " : "", sizeof(catchall));
+			strlcat(catchall, domain, sizeof(catchall));
+		}
+	} else
+		log_event("event=selfcheck domain=%s result=%s reply=%s",
+		    domain, result_name(p->result), log_q(p->reply));
+}
+
+/* At start and daily: probe a random local part of each domain. */
+void
+serve_selfcheck(void)
+{
+	const char	*list = deleg_conf()->delegate_recipients;
+	char		 domain[256];
+	struct probe	*p;
+
+	catchall[0] = '\0';
+	while (word_next(&list, domain, sizeof(domain)) == 1) {
+		p = xcalloc(1, sizeof(*p));
+		p->kind = PROBE_RCPT;
+		p->selfcheck = 1;
+		snprintf(p->address, sizeof(p->address),
+		    "ferry-check-%08x%08x@%s", arc4random(), arc4random(),
+		    domain);
+		/* a key no real question has: never shared, never cached */
+		snprintf(p->key, sizeof(p->key), "!%.300s", p->address);
+		probe_sender(p, "");
+		start_probe(p, NULL, 0);
+	}
+}
+
+static void
+reply_status(struct ipc_conn *c, uint32_t reqid)
+{
+	char	 text[400];
+
+	if (*catchall != '\0')
+		snprintf(text, sizeof(text), "the delegate accepts made-up "
+		    "recipients of %s: recipient checks are ineffective",
+		    catchall);
+	else
+		snprintf(text, sizeof(text), "%s", selfchecked ?
+		    "recipient checks effective" : "self-check not done yet");
+	reply_answer(c, reqid, *catchall != '\0' ? DELEG_NO : DELEG_YES,
+	    text);
+}
+
 /* Back from a worker: log, cache, answer every waiter. */
 static void
 probe_done(struct workq_item *item)
@@ -182,12 +250,17 @@ probe_done(struct workq_item *item)
 		    "reply=%s", log_q(p->user), log_q(p->server),
 		    result_name(p->result), log_q(p->reply));
 		if (p->misconfigured)
-			log_warnx("event=delegate-config server=%s reply=%s: "
-			    "the delegate refuses basic authentication; this "
-			    "is a configuration problem, not a bad password",
-			    log_q(p->server), log_q(p->reply));
-		if (p->result == DELEG_YES)
+			log_event("event=delegate-config server=%s reply=%s "
+			    "warning=%s", log_q(p->server), log_q(p->reply),
+			    log_q("the delegate refuses basic authentication: "
+			    "a configuration problem, not a bad password"));
+		if (p->result == DELEG_YES) {
 			auth_remember(p->key);
+			auth_succeeded(p->user);
+		} else if (p->result == DELEG_NO)
+			auth_failed(p->user);
+	} else if (p->selfcheck) {
+		selfcheck_done(p);
 	} else {
 		log_event("event=probe kind=rcpt address=%s server=%s "
 		    "result=%s cache=stored reply=%s", log_q(p->address),
@@ -314,6 +387,11 @@ handle_auth(struct ipc_conn *c, struct ipc_frame *f)
 		    "cache=hit", log_q(p->user));
 		reply_answer(c, f->reqid, DELEG_YES, "");
 		free(p);
+	} else if (auth_refused(p->user)) {
+		log_event("event=answer kind=auth user=%s result=no "
+		    "cache=too-many-failures", log_q(p->user));
+		reply_answer(c, f->reqid, DELEG_NO, "");
+		free(p);
 	} else {
 		strlcpy(p->password, password, sizeof(p->password));
 		start_probe(p, c, f->reqid);
@@ -371,6 +449,12 @@ serve_control_frame(struct ipc_conn *c, struct ipc_frame *f)
 		cache_foreach(list_one, &lc);
 		ipc_frame_init(&end, IPC_LIST_END, f->reqid);
 		ipc_conn_send(c, &end, -1);
+		break;
+	case IPC_DELEG_STATUS:
+		if (ipc_get_end(f) == -1)
+			ipc_conn_close(c, "bad status frame");
+		else
+			reply_status(c, f->reqid);
 		break;
 	case IPC_DELEG_FORGET:
 		if (ipc_get_str(f, key, sizeof(key)) == -1 ||

@@ -15,6 +15,9 @@ Starts its own queued on a temporary spool and measures
     the 250 after the final dot, smtpd's peak RSS while it receives a
     1 GiB message and with 1000 idle sessions open, and whether another
     client is served meanwhile;
+  - with delegated and an aiosmtpd delegate (bench/delegate.py):
+    recipient checks per second through smtpd with a cold and a warm
+    cache, and AUTH latency via the delegate;
   - with POSTFIX=HOST:PORT, the same three loads against that Postfix,
     for the comparison the smtpd issue asks for.  Its main.cf needs
     relay_domains = bench.test, mynetworks = 127.0.0.0/8,
@@ -37,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "t"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import delegate  # noqa: E402
 import smtpload  # noqa: E402
 BODY = b"Subject: bench\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 25
 
@@ -571,6 +575,8 @@ def main():
             rows.append(("end to end (relayd)", "not built"))
         if os.path.exists(f"{BIN}/smtpd"):
             rows.extend(smtpd_rows(os.path.join(top, "smtpd")))
+        if os.path.exists(f"{BIN}/delegated"):
+            rows.extend(delegate.rows(os.path.join(top, "delegate")))
         else:
             rows.append(("smtpd: not built", None))
         # a row without a value is a note, printed as it is

@@ -216,10 +216,12 @@ class Sink(_SinkBase):
 
     tls: (cert, key) to offer STARTTLS; require_tls: refuse MAIL before
     it.  auth: {user: password} to require AUTH (PLAIN, LOGIN);
-    auth_require_tls: offer AUTH only after STARTTLS."""
+    auth_require_tls: offer AUTH only after STARTTLS; auth_required=False:
+    offer AUTH but take mail without it (a delegate's port 25)."""
 
     def __init__(self, tmpdir=None, tls=None, require_tls=False, auth=None,
-                 auth_require_tls=False, data_size_limit=200 * 2**20,
+                 auth_require_tls=False, auth_required=True,
+                 data_size_limit=200 * 2**20,
                  port=None, hostname="sink.example.test", host=HOST):
         self.lock = threading.Lock()
         self.messages = []
@@ -241,7 +243,7 @@ class Sink(_SinkBase):
             kw["require_starttls"] = require_tls
         if auth is not None:
             kw["authenticator"] = self._authenticate
-            kw["auth_required"] = True
+            kw["auth_required"] = auth_required
             kw["auth_require_tls"] = auth_require_tls
         with warnings.catch_warnings():
             # "Requiring AUTH while not requiring TLS": on purpose here

@@ -235,6 +235,10 @@ static const struct config_key config_keys[] = {
 	KEY(delegate_auth_ttl, CONF_DURATION, "5m", 0,
 	    "How long good credentials stay cached (in memory, as an HMAC). "
 	    "0: not at all."),
+	KEY(delegate_selfcheck, CONF_BOOL, "yes", 0,
+	    "At start and daily, probe a made-up address of each "
+	    "delegate_recipients domain, to find a delegate that accepts "
+	    "anything."),
 	KEY(delegate_auth_max_failures, CONF_NUMBER, "3", 1,
 	    "Failed AUTHs for one user at the delegate within 15 minutes "
 	    "after which that user is refused here without asking (the "

@@ -82,6 +82,7 @@ struct config {
 	long long	 delegate_negative_ttl;
 	long long	 delegate_auth_ttl;
 	long long	 delegate_auth_max_failures;
+	int		 delegate_selfcheck;
 	char		*delegate_cache_file;
 };
 

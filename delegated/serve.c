@@ -206,6 +206,8 @@ serve_selfcheck(void)
 	struct probe	*p;
 
 	catchall[0] = '\0';
+	if (!deleg_conf()->delegate_selfcheck)
+		return;
 	while (word_next(&list, domain, sizeof(domain)) == 1) {
 		p = xcalloc(1, sizeof(*p));
 		p->kind = PROBE_RCPT;
@@ -230,8 +232,10 @@ reply_status(struct ipc_conn *c, uint32_t reqid)
 		    "recipients of %s: recipient checks are ineffective",
 		    catchall);
 	else
-		snprintf(text, sizeof(text), "%s", selfchecked ?
-		    "recipient checks effective" : "self-check not done yet");
+		snprintf(text, sizeof(text), "%s",
+		    !deleg_conf()->delegate_selfcheck ? "self-check off" :
+		    selfchecked ? "recipient checks effective" :
+		    "self-check not done yet");
 	reply_answer(c, reqid, *catchall != '\0' ? DELEG_NO : DELEG_YES,
 	    text);
 }

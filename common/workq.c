@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -25,6 +26,8 @@ struct workq {
 	int			 pipe[2];	/* workers -> loop: "some done" */
 	void			(*work)(struct workq_item *);
 	void			(*done)(struct workq_item *);
+	void			(*idle)(void);	/* in a worker, or NULL */
+	int			 idle_secs;
 };
 
 static void *
@@ -33,10 +36,28 @@ workq_thread(void *arg)
 	struct workq		*q = arg;
 	struct workq_item	*item;
 
+	struct timespec		 until;
+	int			 idle_done = 1;
+
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while ((item = TAILQ_FIRST(&q->todo)) == NULL)
-			pthread_cond_wait(&q->more, &q->lock);
+		while ((item = TAILQ_FIRST(&q->todo)) == NULL) {
+			if (q->idle == NULL || idle_done) {
+				pthread_cond_wait(&q->more, &q->lock);
+				continue;
+			}
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += q->idle_secs;
+			if (pthread_cond_timedwait(&q->more, &q->lock,
+			    &until) == ETIMEDOUT &&
+			    TAILQ_FIRST(&q->todo) == NULL) {
+				pthread_mutex_unlock(&q->lock);
+				q->idle();
+				pthread_mutex_lock(&q->lock);
+				idle_done = 1;
+			}
+		}
+		idle_done = 0;
 		TAILQ_REMOVE(&q->todo, item, workq_entry);
 		pthread_mutex_unlock(&q->lock);
 		q->work(item);
@@ -68,10 +89,15 @@ workq_drain(evutil_socket_t fd, short events, void *arg)
 	}
 }
 
-/* Start nthreads workers; call it after dropping privileges. */
+/*
+ * Start nthreads workers; call it after dropping privileges.  idle, if
+ * not NULL, runs in a worker that has had nothing to do for idle_secs
+ * since its last item (to close a connection it keeps, say).
+ */
 struct workq *
 workq_new(struct event_base *base, int nthreads,
-    void (*work)(struct workq_item *), void (*done)(struct workq_item *))
+    void (*work)(struct workq_item *), void (*done)(struct workq_item *),
+    void (*idle)(void), int idle_secs)
 {
 	struct workq	*q;
 	struct event	*ev;
@@ -85,6 +111,8 @@ workq_new(struct event_base *base, int nthreads,
 	TAILQ_INIT(&q->finished);
 	q->work = work;
 	q->done = done;
+	q->idle = idle;
+	q->idle_secs = idle_secs;
 	if (pipe2(q->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		fatal("pipe");
 	if ((ev = event_new(base, q->pipe[0], EV_READ | EV_PERSIST,

@@ -18,7 +18,7 @@ struct workq_item {
 
 struct workq	*workq_new(struct event_base *, int,
 		    void (*)(struct workq_item *),
-		    void (*)(struct workq_item *));
+		    void (*)(struct workq_item *), void (*)(void), int);
 void		 workq_push(struct workq *, struct workq_item *);
 
 #endif

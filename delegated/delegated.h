@@ -15,6 +15,7 @@
 
 #define DELEG_TEXT_MAX	256
 #define DELEG_KEY_MAX	(ADDR_MAX + 3)
+#define DELEG_IDLE_SECS	10	/* a pooled connection idle this long: QUIT */
 
 enum probe_kind {
 	PROBE_AUTH,		/* are these credentials good? */
@@ -67,6 +68,7 @@ void	 serve_conn_closed(struct ipc_conn *);
 /* probe.c (worker threads) */
 int	 probe_init(const struct config *);
 void	 probe_run(struct workq_item *);
+void	 probe_idle(void);
 
 /* cache.c */
 struct cache_entry {

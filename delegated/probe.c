@@ -261,6 +261,14 @@ probe_auth(struct probe *p)
 	conn_close(c, 1);
 }
 
+/* In a worker that had no probe for a while: say goodbye. */
+void
+probe_idle(void)
+{
+	conn_close(pooled, 1);
+	pooled = NULL;
+}
+
 /* In a worker thread. */
 void
 probe_run(struct workq_item *item)

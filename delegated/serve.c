@@ -120,7 +120,7 @@ serve_init(struct event_base *base)
 	if ((tick = evtimer_new(base, release_held, NULL)) == NULL)
 		fatalx("evtimer_new");
 	probes = workq_new(base, conf->delegate_connections, probe_run,
-	    probe_done);
+	    probe_done, probe_idle, DELEG_IDLE_SECS);
 }
 
 static struct probe *

@@ -165,7 +165,7 @@ queue_commit_init(struct event_base *base)
 	sync_event = event_new(base, -1, 0, sync_waiting, NULL);
 	if (sync_event == NULL)
 		fatalx("event_new");
-	syncs = workq_new(base, SYNC_THREADS, sync_new, new_synced);
+	syncs = workq_new(base, SYNC_THREADS, sync_new, new_synced, NULL, 0);
 }
 
 /*

@@ -67,7 +67,8 @@ password_checked(struct workq_item *item)
 void
 lookup_init(struct event_base *base)
 {
-	checks = workq_new(base, 1, check_password, password_checked);
+	checks = workq_new(base, 1, check_password, password_checked, NULL,
+	    0);
 }
 
 /* s is going away: its check may finish, but nobody is told. */

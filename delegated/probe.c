@@ -3,9 +3,12 @@
  * (one connection each at most, so delegate_connections threads mean
  * that many connections).
  *
- * A recipient probe reuses the thread's open connection: MAIL, RCPT,
- * RSET, never DATA.  An AUTH probe closes that connection first and
- * uses a fresh one for one attempt.  Servers are tried in the order of
+ * Recipient probes share a pool of open connections, the one used last
+ * first, so that probes one after another all go over one connection
+ * and a second opens only when probes run at once: MAIL, RCPT, RSET,
+ * never DATA.  An AUTH probe uses a fresh connection for one attempt.
+ * At most delegate_connections are open in all: a worker needing a new
+ * one when that many are open first closes an idle one.  Servers are tried in the order of
  * delegate_servers; one that cannot be reached is skipped for
  * delegate_dead_time.  Nothing here logs: the event loop does, from the
  * probe's answer.
@@ -42,8 +45,10 @@ static pthread_mutex_t		 lock = PTHREAD_MUTEX_INITIALIZER;
 static struct smtp_policy	 policy;
 static time_t			 dead_time;
 
-/* Each thread's open connection for recipient probes. */
-static __thread struct smtp_conn	*pooled;
+/* Open connections for recipient probes, not in use; under lock. */
+static struct smtp_conn		*idle[SERVERS_MAX * 8];
+static time_t			 idle_since[SERVERS_MAX * 8];
+static int			 nidle, nopen, max_open;
 
 int
 probe_init(const struct config *conf)
@@ -57,6 +62,9 @@ probe_init(const struct config *conf)
 		    sizeof(servers[nservers].host), 25,
 		    &servers[nservers].port) == 0)
 			nservers++;
+	max_open = conf->delegate_connections;
+	if (max_open > (int)(sizeof(idle) / sizeof(idle[0])))
+		max_open = sizeof(idle) / sizeof(idle[0]);
 	policy.helo = conf->myhostname;
 	policy.tls = conf->delegate_tls;
 	policy.timeout = conf->delegate_timeout;
@@ -125,28 +133,6 @@ open_server(struct smtp_conn *c, int i, char *why, size_t whylen)
 	return err;
 }
 
-/* A greeted connection to the first live server, or NULL with why. */
-static struct smtp_conn *
-connect_any(char *why, size_t whylen)
-{
-	struct smtp_conn	*c;
-	time_t			 now = time(NULL);
-	int			 i;
-
-	c = xcalloc(1, sizeof(*c));
-	c->policy = &policy;
-	snprintf(why, whylen, "no delegate server is reachable");
-	for (i = 0; i < nservers; i++) {
-		if (!server_alive(i, now))
-			continue;
-		if (open_server(c, i, why, whylen) == 0)
-			return c;
-		server_dead(i);
-	}
-	free(c);
-	return NULL;
-}
-
 static void
 conn_close(struct smtp_conn *c, int quit)
 {
@@ -158,6 +144,76 @@ conn_close(struct smtp_conn *c, int quit)
 		smtp_command(c, &r, "QUIT");
 	io_close(&c->io);
 	free(c);
+	pthread_mutex_lock(&lock);
+	nopen--;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Room for one more connection: close an idle one if need be. */
+static void
+make_room(void)
+{
+	struct smtp_conn	*victim = NULL;
+
+	pthread_mutex_lock(&lock);
+	if (nopen >= max_open && nidle > 0) {
+		victim = idle[0];	/* the one idle longest */
+		nidle--;
+		memmove(idle, idle + 1, nidle * sizeof(idle[0]));
+		memmove(idle_since, idle_since + 1,
+		    nidle * sizeof(idle_since[0]));
+	}
+	nopen++;
+	pthread_mutex_unlock(&lock);
+	conn_close(victim, 1);
+}
+
+/* A greeted connection to the first live server, or NULL with why. */
+static struct smtp_conn *
+connect_any(char *why, size_t whylen)
+{
+	struct smtp_conn	*c;
+	time_t			 now = time(NULL);
+	int			 i;
+
+	make_room();
+	c = xcalloc(1, sizeof(*c));
+	c->policy = &policy;
+	snprintf(why, whylen, "no delegate server is reachable");
+	for (i = 0; i < nservers; i++) {
+		if (!server_alive(i, now))
+			continue;
+		if (open_server(c, i, why, whylen) == 0)
+			return c;
+		server_dead(i);
+	}
+	free(c);
+	pthread_mutex_lock(&lock);
+	nopen--;
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+/* The idle connection used last, or a new one. */
+static struct smtp_conn *
+pool_take(char *why, size_t whylen)
+{
+	struct smtp_conn	*c = NULL;
+
+	pthread_mutex_lock(&lock);
+	if (nidle > 0)
+		c = idle[--nidle];
+	pthread_mutex_unlock(&lock);
+	return c != NULL ? c : connect_any(why, whylen);
+}
+
+static void
+pool_give(struct smtp_conn *c)
+{
+	pthread_mutex_lock(&lock);
+	idle_since[nidle] = time(NULL);
+	idle[nidle++] = c;
+	pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -197,21 +253,22 @@ ask_rcpt(struct smtp_conn *c, struct probe *p)
 static void
 probe_rcpt(struct probe *p)
 {
-	char	 why[256];
-	int	 attempt, r;
+	struct smtp_conn	*c;
+	char			 why[256];
+	int			 attempt, r;
 
 	/* a pooled connection the server has closed gets one more try */
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (pooled == NULL &&
-		    (pooled = connect_any(why, sizeof(why))) == NULL) {
+		if ((c = pool_take(why, sizeof(why))) == NULL) {
 			answer(p, DELEG_TEMP, NULL, why);
 			return;
 		}
-		strlcpy(p->server, pooled->io.peer, sizeof(p->server));
-		if ((r = ask_rcpt(pooled, p)) == 0)
+		strlcpy(p->server, c->io.peer, sizeof(p->server));
+		if ((r = ask_rcpt(c, p)) == 0) {
+			pool_give(c);
 			return;
-		conn_close(pooled, 0);
-		pooled = NULL;
+		}
+		conn_close(c, 0);
 		if (r == 1)
 			return;
 		answer(p, DELEG_TEMP, NULL, "the delegate closed the "
@@ -239,8 +296,6 @@ probe_auth(struct probe *p)
 	struct smtp_reply	 r;
 	char			 why[256];
 
-	conn_close(pooled, 1);		/* one connection per thread */
-	pooled = NULL;
 	if ((c = connect_any(why, sizeof(why))) == NULL) {
 		answer(p, DELEG_TEMP, NULL, why);
 		return;
@@ -261,12 +316,27 @@ probe_auth(struct probe *p)
 	conn_close(c, 1);
 }
 
-/* In a worker that had no probe for a while: say goodbye. */
+/* In a worker that had no probe for a while: idle connections go. */
 void
 probe_idle(void)
 {
-	conn_close(pooled, 1);
-	pooled = NULL;
+	struct smtp_conn	*old[sizeof(idle) / sizeof(idle[0])];
+	time_t			 limit = time(NULL) - DELEG_IDLE_SECS;
+	int			 i, n = 0, kept = 0;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nidle; i++) {
+		if (idle_since[i] <= limit)
+			old[n++] = idle[i];
+		else {
+			idle_since[kept] = idle_since[i];
+			idle[kept++] = idle[i];
+		}
+	}
+	nidle = kept;
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < n; i++)
+		conn_close(old[i], 1);
 }
 
 /* In a worker thread. */

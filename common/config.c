@@ -198,9 +198,10 @@ static const struct config_key config_keys[] = {
 	    "required with the certificate and host name verified."),
 	KEY(delegate_tls_ca_file, CONF_OPTPATH, "", 0,
 	    "CA certificates for delegate_tls = verify. Empty: the system's."),
-	KEY(delegate_auth, CONF_BOOL, "no", 0,
-	    "Check AUTH credentials of users not in smtpd_users_file at the "
-	    "delegate."),
+	KEY(delegate_auth, CONF_DOMAINS, "", 0,
+	    "Domains (of accepted_domains) whose users' AUTH credentials the "
+	    "delegate checks, unless smtpd_users_file has the user. A user "
+	    "name without @ belongs to delegate_login_domain."),
 	KEY(delegate_recipients, CONF_DOMAINS, "", 0,
 	    "Domains whose recipients the delegate must accept (unless the "
 	    "recipients table lists them)."),
@@ -208,8 +209,9 @@ static const struct config_key config_keys[] = {
 	    "add-domain", "The user name sent to the delegate: as the client "
 	    "gave it, its local part, or with @delegate_login_domain added."),
 	KEY(delegate_login_domain, CONF_STRING, "", 0,
-	    "Domain for delegate_login_form = add-domain. Empty: the first "
-	    "of accepted_domains."),
+	    "The domain of user names without @ (delegate_auth, and what "
+	    "delegate_login_form = add-domain adds). Empty: the first of "
+	    "accepted_domains."),
 	KEY(delegate_probe_sender, CONF_SENDER, "", 0,
 	    "MAIL FROM of recipient probes: an address, \"null\" for <>, or "
 	    "\"sender\" for the client's own. Empty: postmaster@ the first "
@@ -488,26 +490,26 @@ config_defaults(struct config *conf)
 static int
 check_delegate(const struct config *conf, const char *path)
 {
-	const char	*list = conf->delegate_recipients, *acc;
-	char		 d[256], a[256];
-	int		 found;
+	const char	*keys[] = { "delegate_auth", "delegate_recipients" };
+	const char	*lists[] = { conf->delegate_auth,
+			    conf->delegate_recipients };
+	const char	*list;
+	char		 d[256];
+	size_t		 i;
 
-	if ((conf->delegate_auth || *list != '\0') &&
-	    *conf->delegate_servers == '\0') {
-		fprintf(stderr, "%s: delegate_auth and delegate_recipients need "
-		    "delegate_servers\n", path);
-		return -1;
-	}
-	while (word_next(&list, d, sizeof(d)) == 1) {
-		found = 0;
-		acc = conf->accepted_domains;
-		while (!found && word_next(&acc, a, sizeof(a)) == 1)
-			found = strcasecmp(a, d) == 0;
-		if (!found) {
-			fprintf(stderr, "%s: delegate_recipients: %s is not in "
-			    "accepted_domains\n", path, d);
+	for (i = 0; i < 2; i++) {
+		if (*lists[i] != '\0' && *conf->delegate_servers == '\0') {
+			fprintf(stderr, "%s: %s needs delegate_servers\n",
+			    path, keys[i]);
 			return -1;
 		}
+		list = lists[i];
+		while (word_next(&list, d, sizeof(d)) == 1)
+			if (!word_in_list(conf->accepted_domains, d)) {
+				fprintf(stderr, "%s: %s: %s is not in "
+				    "accepted_domains\n", path, keys[i], d);
+				return -1;
+			}
 	}
 	return 0;
 }

@@ -67,7 +67,7 @@ struct config {
 	char		*delegate_servers;
 	char		*delegate_tls;
 	char		*delegate_tls_ca_file;
-	int		 delegate_auth;
+	char		*delegate_auth;
 	char		*delegate_recipients;
 	char		*delegate_login_form;
 	char		*delegate_login_domain;

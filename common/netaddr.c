@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netaddr.h"
 
@@ -255,5 +256,18 @@ hostport_parse(const char *spec, char *host, size_t size, int defport,
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(host))
 		return -1;
 	*port = n;
+	return 0;
+}
+
+/* Is word in the blank-separated list, ignoring case? */
+int
+word_in_list(const char *list, const char *word)
+{
+	char	 w[256];
+	int	 r;
+
+	while ((r = word_next(&list, w, sizeof(w))) != 0)
+		if (r == 1 && strcasecmp(w, word) == 0)
+			return 1;
 	return 0;
 }

@@ -33,5 +33,6 @@ int	 netmask_parse(const char *, struct netmask *);
 int	 netmask_match(const struct netmask *, const struct netaddr *);
 int	 netlist_match(const char *, const struct netaddr *);
 int	 word_next(const char **, char *, size_t);
+int	 word_in_list(const char *, const char *);
 
 #endif

@@ -84,19 +84,25 @@ lookup_cancel(struct session *s)
 int
 lookup_can_auth(void)
 {
-	return table_has_users() || smtpd_conf()->delegate_auth;
+	return table_has_users() || *smtpd_conf()->delegate_auth != '\0';
 }
 
+/* Does the delegate check this user's password (delegate_auth)? */
 static int
-delegated_domain(const char *domain)
+delegated_user(const char *user)
 {
-	const char	*list = smtpd_conf()->delegate_recipients;
-	char		 word[ADDR_DOMAIN_MAX + 1];
+	const struct config	*conf = smtpd_conf();
+	const char		*at = strrchr(user, '@');
+	const char		*domains = conf->accepted_domains;
+	char			 first[ADDR_DOMAIN_MAX + 1] = "";
 
-	while (word_next(&list, word, sizeof(word)) == 1)
-		if (strcasecmp(word, domain) == 0)
-			return 1;
-	return 0;
+	if (at != NULL)
+		return word_in_list(conf->delegate_auth, at + 1);
+	if (*conf->delegate_login_domain != '\0')
+		return word_in_list(conf->delegate_auth,
+		    conf->delegate_login_domain);
+	word_next(&domains, first, sizeof(first));
+	return word_in_list(conf->delegate_auth, first);
 }
 
 /*
@@ -113,7 +119,7 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 	const char		*hash = table_user_hash(user);
 
 	/* the local table first; then, if configured, the delegate */
-	if (hash == NULL && smtpd_conf()->delegate_auth) {
+	if (hash == NULL && delegated_user(user)) {
 		dclient_auth(s, user, pass, done);
 		return;
 	}
@@ -134,7 +140,7 @@ lookup_rcpt(struct session *s, const struct mailaddr *ma, lookup_cb done)
 {
 	char	 addr[ADDR_MAX + 3];
 
-	if (!delegated_domain(ma->domain))
+	if (!word_in_list(smtpd_conf()->delegate_recipients, ma->domain))
 		done(s, table_rcpt_known(ma) ? LOOKUP_YES : LOOKUP_NO, NULL);
 	else if (table_rcpt_listed(ma))
 		done(s, LOOKUP_YES, NULL);

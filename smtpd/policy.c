@@ -15,13 +15,7 @@
 int
 policy_accepted_domain(const char *domain)
 {
-	const char	*list = smtpd_conf()->accepted_domains;
-	char		 word[ADDR_DOMAIN_MAX + 1];
-
-	while (word_next(&list, word, sizeof(word)) == 1)
-		if (strcasecmp(word, domain) == 0)
-			return 1;
-	return 0;
+	return word_in_list(smtpd_conf()->accepted_domains, domain);
 }
 
 /*

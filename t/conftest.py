@@ -52,10 +52,10 @@ STOP_TIMEOUT = 10           # SIGTERM until SIGKILL
 TEST_TIMEOUT = 120          # default watchdog per test
 
 DAEMON_USERS = {"queued": "ferry-queue", "relayd": "ferry-relay",
-    "smtpd": "ferry-smtpd"}
+    "smtpd": "ferry-smtpd", "delegated": "ferry-deleg"}
 # the ferry.conf key naming each daemon's user
 DAEMON_USER_KEYS = {"queued": "queue_user", "relayd": "relay_user",
-    "smtpd": "smtpd_user"}
+    "smtpd": "smtpd_user", "delegated": "delegate_user"}
 # name -> function(ferry) that is true once the daemon serves, for daemons
 # that do not answer `ferry-control ping` (smtpd: its 220 greeting; set by
 # t/smtpdharness.py); the others are pinged
@@ -79,6 +79,12 @@ def pytest_configure(config):
         "timeout(seconds): watchdog limit for this test")
     config.addinivalue_line("markers",
         "smtpd_nostart: the smtpd fixture (t/smtpdharness.py) leaves "
+        "smtpd stopped")
+    config.addinivalue_line("markers",
+        "delegate_sink(**kw): options of the delegate fixture's aiosmtpd "
+        "delegate (t/delegateharness.py)")
+    config.addinivalue_line("markers",
+        "delegate_nostart: the delegate fixture leaves delegated and "
         "smtpd stopped")
 
 

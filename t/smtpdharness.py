@@ -607,6 +607,22 @@ def smtpd_cert(directory):
     return tuple(out)
 
 
+def base_conf(s):
+    """SMTPD_CONF with s's listeners, a certificate and the tables."""
+    s.cert, s.key = smtpd_cert(s.base)
+    conf = dict(SMTPD_CONF)
+    conf.update(
+        smtp_listen="127.0.0.1:%d" % s.smtp,
+        submission_listen="127.0.0.1:%d" % s.submission,
+        smtps_listen="127.0.0.1:%d" % s.smtps,
+        smtpd_tls_cert_file=str(s.cert),
+        smtpd_tls_key_file=str(s.key),
+        recipients_file=str(s.write_recipients()),
+        smtpd_users_file=str(s.write_users()),
+    )
+    return conf
+
+
 @pytest.fixture
 def smtpd(request, ferry_factory):
     """queued and smtpd running with SMTPD_CONF, the listeners, the
@@ -627,17 +643,7 @@ def smtpd(request, ferry_factory):
         for k, v in over.items()}
     f = ferry_factory(None, ())
     s = Smtpd(f, ports, ext)
-    s.cert, s.key = smtpd_cert(f.base)
-    conf = dict(SMTPD_CONF)
-    conf.update(
-        smtp_listen="127.0.0.1:%d" % ports["smtp"],
-        submission_listen="127.0.0.1:%d" % ports["submission"],
-        smtps_listen="127.0.0.1:%d" % ports["smtps"],
-        smtpd_tls_cert_file=str(s.cert),
-        smtpd_tls_key_file=str(s.key),
-        recipients_file=str(s.write_recipients()),
-        smtpd_users_file=str(s.write_users()),
-    )
+    conf = base_conf(s)
     conf.update(over)
     f.write_conf(**conf)
     f.start("queued")

@@ -270,3 +270,45 @@ def test_control_socket_refuses_others(delegate):
     ask_as("nobody", path, DELEG_FORGET, "all")
     assert delegate.rcpt("erin@ferry.test").code == 250
     assert delegate.sink.rcpt_count("erin@ferry.test") == 1
+
+
+@pytest.mark.delegate_nostart
+@pytest.mark.ferry_conf(delegate_user="nobody")
+def test_unprivileged_delegated_exits_clean(delegate):
+    """Started by an ordinary user (as root here: by nobody, through
+    setpriv), delegated stays that user, probes recipients and
+    credentials for ferryctl, writes its cache and exits 0 on SIGTERM.
+    Without chroot LeakSanitizer works, so under SAN=1 this also proves
+    delegated's probe, cache and worker paths leak nothing."""
+    import signal
+    import subprocess
+    import conftest
+    ferry = delegate.ferry
+    prefix = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        # run/smtpd is root's (queued made it); nobody binds a socket there
+        for p in (ferry.run_dir, ferry.run_dir / "smtpd", ferry.log_dir,
+                  delegate.state.parent):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+            "--regid=%d" % nobody.pw_gid, "--clear-groups"]
+    env = conftest.daemon_env()
+    env["ASAN_OPTIONS"] = "detect_leaks=1"
+    proc = subprocess.Popen(prefix + [str(conftest.BIN / "delegated"), "-f",
+        "-c", str(ferry.conf_path)], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        conftest.wait_for(lambda: ferry.ping("delegated"), timeout=10,
+            what="unprivileged delegated")
+        for addr in ("known@ferry.test", "nobody@ferry.test"):
+            r = delegate.ctl("delegate", "test", addr)
+            assert r.returncode == 0, r.stderr
+        r = delegate.ctl("delegate", "list")
+        assert b"nobody@ferry.test" in r.stdout, r.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"Sanitizer" not in err, err.decode(errors="replace")
+    assert delegate.cache_file.exists()

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <libutil.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,21 +138,62 @@ static struct ipc_service	 ping_service = {
 };
 
 /*
+ * Listen on run_directory/name (bound as root, then handed to the
+ * daemon's user).
+ */
+int
+daemon_listen(const struct daemon_ctx *ctx, const struct privsep *ps,
+    const char *name, mode_t mode)
+{
+	char	 path[PATH_MAX];
+	int	 s;
+
+	if (path_join(path, sizeof(path), ctx->conf.run_directory, name) == -1 ||
+	    (s = ipc_listen(path, mode)) == -1 || privsep_chown(ps, path) == -1)
+		fatal("listen on %s/%s", ctx->conf.run_directory, name);
+	return s;
+}
+
+/*
+ * A socket for smtpd: run_directory/smtpd/name.  That directory is
+ * smtpd's chroot, made here if need be and left to root, so that it holds
+ * nothing but the sockets of the daemons smtpd may talk to.  *uid is
+ * smtpd's (smtpd_user when started as root, else our own): the one peer
+ * besides root and ourselves the socket's service should admit.
+ */
+int
+daemon_listen_for_smtpd(const struct daemon_ctx *ctx,
+    const struct privsep *ps, const char *name, uid_t *uid)
+{
+	struct passwd	*pw;
+	char		 dir[PATH_MAX], sub[64];
+
+	*uid = ps->uid;
+	if (ps->as_root) {
+		if ((pw = getpwnam(ctx->conf.smtpd_user)) == NULL)
+			log_warnx("unknown smtpd_user %s: smtpd cannot connect",
+			    ctx->conf.smtpd_user);
+		else
+			*uid = pw->pw_uid;
+	}
+	if (path_join(dir, sizeof(dir), ctx->conf.run_directory, "smtpd") ==
+	    -1 || daemon_mkdir(dir, 0755) == -1)
+		fatal("mkdir %s/smtpd", ctx->conf.run_directory);
+	snprintf(sub, sizeof(sub), "smtpd/%s", name);
+	return daemon_listen(ctx, ps, sub, 0666);
+}
+
+/*
  * run_directory/NAME.sock, which only answers HELLO: `ferryctl status`
- * asks it whether the daemon is alive.  Bound before dropping root and
- * handed to the daemon's user.
+ * asks it whether the daemon is alive.
  */
 int
 daemon_ping_open(const struct daemon_ctx *ctx, const struct privsep *ps)
 {
-	char	 path[PATH_MAX], name[64];
-	int	 s;
+	char	 name[64];
 
 	snprintf(name, sizeof(name), "%s.sock", ctx->name);
-	if (path_join(path, sizeof(path), ctx->conf.run_directory, name) == -1 ||
-	    (s = ipc_listen(path, 0600)) == -1 || privsep_chown(ps, path) == -1)
-		fatal("listen on %s/%s", ctx->conf.run_directory, name);
-	return s;
+	return daemon_listen(ctx, ps, name, 0600);
 }
 
 void

@@ -5,6 +5,8 @@
 #ifndef FERRY_DAEMON_H
 #define FERRY_DAEMON_H
 
+#include <sys/types.h>
+
 #include "config.h"
 
 struct event_base;
@@ -23,6 +25,10 @@ void	 daemon_setup(struct daemon_ctx *, const char *, int, char **);
 int	 daemon_mkdir(const char *, mode_t);
 void	 daemon_detach(struct daemon_ctx *);
 void	 daemon_signals(struct event_base *);
+int	 daemon_listen(const struct daemon_ctx *, const struct privsep *,
+	    const char *, mode_t);
+int	 daemon_listen_for_smtpd(const struct daemon_ctx *,
+	    const struct privsep *, const char *, uid_t *);
 int	 daemon_ping_open(const struct daemon_ctx *, const struct privsep *);
 void	 daemon_ping_serve(struct event_base *, int, const char *);
 

@@ -24,18 +24,26 @@ result_name(uint32_t result)
 	    "refused" : "temporary failure";
 }
 
+/* DELEG_ANSWER {result, text}; -1 (said) if rep is not one. */
+static int
+get_answer(struct ipc_frame *rep, uint32_t *result, char *text, size_t size)
+{
+	if (rep->type != IPC_DELEG_ANSWER || ipc_get_u32(rep, result) == -1 ||
+	    ipc_get_str(rep, text, size) == -1 || ipc_get_end(rep) == -1) {
+		fprintf(stderr, "ferry-control: bad reply from delegated\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 print_answer(struct ipc_frame *rep, const char *address)
 {
 	char		 text[IPC_STR_MAX + 1];
 	uint32_t	 result;
 
-	if (rep->type != IPC_DELEG_ANSWER || ipc_get_u32(rep, &result) == -1 ||
-	    ipc_get_str(rep, text, sizeof(text)) == -1 ||
-	    ipc_get_end(rep) == -1) {
-		fprintf(stderr, "ferry-control: bad reply from delegated\n");
+	if (get_answer(rep, &result, text, sizeof(text)) == -1)
 		return EX_PROTOCOL;
-	}
 	printf("%s: %s%s%s\n", address, result_name(result),
 	    *text != '\0' ? ": " : "", text);
 	return result == DELEG_TEMP ? EX_TEMPFAIL : EX_OK;
@@ -48,12 +56,8 @@ print_status(struct ipc_frame *rep)
 	char		 text[IPC_STR_MAX + 1];
 	uint32_t	 result;
 
-	if (rep->type != IPC_DELEG_ANSWER || ipc_get_u32(rep, &result) == -1 ||
-	    ipc_get_str(rep, text, sizeof(text)) == -1 ||
-	    ipc_get_end(rep) == -1) {
-		fprintf(stderr, "ferry-control: bad reply from delegated\n");
+	if (get_answer(rep, &result, text, sizeof(text)) == -1)
 		return EX_PROTOCOL;
-	}
 	printf("delegate: %s%s\n", result == DELEG_YES ? "" : "WARNING: ",
 	    text);
 	return result == DELEG_YES ? EX_OK : 1;

@@ -29,7 +29,6 @@
 
 #include <libgen.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,34 +74,6 @@ static const struct ipc_service smtpd_service = {
 static const struct ipc_service control_service = {
 	"delegated", allow_admin_uid, serve_control_frame, serve_conn_closed
 };
-
-static int
-listen_at(const struct privsep *ps, const char *name, mode_t mode)
-{
-	char	 path[PATH_MAX];
-	int	 s;
-
-	if (path_join(path, sizeof(path), dd.conf.run_directory, name) == -1 ||
-	    (s = ipc_listen(path, mode)) == -1 || privsep_chown(ps, path) == -1)
-		fatal("listen on %s/%s", dd.conf.run_directory, name);
-	return s;
-}
-
-/* smtpd's socket is in its chroot, run_directory/smtpd (see queued). */
-static int
-listen_smtpd(const struct privsep *ps)
-{
-	struct passwd	*pw;
-	char		 dir[PATH_MAX];
-
-	smtpd_uid = ps->uid;
-	if (ps->as_root && (pw = getpwnam(dd.conf.smtpd_user)) != NULL)
-		smtpd_uid = pw->pw_uid;
-	if (path_join(dir, sizeof(dir), dd.conf.run_directory, "smtpd") == -1 ||
-	    daemon_mkdir(dir, 0755) == -1)
-		fatal("mkdir %s/smtpd", dd.conf.run_directory);
-	return listen_at(ps, "smtpd/delegated.sock", 0666);
-}
 
 /* The cache file's directory becomes ours; the file stays private. */
 static void
@@ -158,8 +129,9 @@ main(int argc, char **argv)
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
 	prepare_cache_dir(&ps);
-	smtpd_sock = listen_smtpd(&ps);
-	control_sock = listen_at(&ps, "delegated.sock", 0600);
+	smtpd_sock = daemon_listen_for_smtpd(&dd, &ps, "delegated.sock",
+	    &smtpd_uid);
+	control_sock = daemon_listen(&dd, &ps, "delegated.sock", 0600);
 	daemon_detach(&dd);
 	privsep_drop(&ps, "/", 0);
 

@@ -126,20 +126,6 @@ make_spool(const struct privsep *ps)
 	}
 }
 
-static int
-listen_socket(const struct privsep *ps, const char *name, mode_t mode)
-{
-	char	 path[PATH_MAX];
-	int	 s;
-
-	if (path_join(path, sizeof(path), qd.conf.run_directory, name) == -1 ||
-	    (s = ipc_listen(path, mode)) == -1)
-		fatal("listen on %s/%s", qd.conf.run_directory, name);
-	if (privsep_chown(ps, path) == -1)
-		fatal("chown %s", path);
-	return s;
-}
-
 /*
  * Started as root, relayd runs as relay_user and must reach queued.sock:
  * its uid is admitted and the socket's group becomes its group, mode
@@ -166,30 +152,6 @@ admit_relayd(const struct privsep *ps)
 		fatal("cannot open queued.sock to %s", qd.conf.relay_user);
 }
 
-/*
- * smtpd's socket lives in smtpd's chroot, run_directory/smtpd, a
- * directory only root may change; the uid check admits smtpd alone.
- */
-static int
-listen_smtpd(const struct privsep *ps)
-{
-	struct passwd	*pw;
-	char		 dir[PATH_MAX];
-
-	smtpd_uid = ps->uid;
-	if (ps->as_root) {
-		if ((pw = getpwnam(qd.conf.smtpd_user)) == NULL)
-			log_warnx("unknown smtpd_user %s: smtpd cannot connect",
-			    qd.conf.smtpd_user);
-		else
-			smtpd_uid = pw->pw_uid;
-	}
-	if (path_join(dir, sizeof(dir), qd.conf.run_directory, "smtpd") == -1 ||
-	    daemon_mkdir(dir, 0755) == -1)
-		fatal("mkdir %s/smtpd", qd.conf.run_directory);
-	return listen_socket(ps, "smtpd/queued.sock", 0666);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -204,10 +166,11 @@ main(int argc, char **argv)
 	make_spool(&ps);
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
-	private_sock = listen_socket(&ps, "queued.sock", 0600);
+	private_sock = daemon_listen(&qd, &ps, "queued.sock", 0600);
 	admit_relayd(&ps);
-	public_sock = listen_socket(&ps, "submit.sock", 0666);
-	smtpd_sock = listen_smtpd(&ps);
+	public_sock = daemon_listen(&qd, &ps, "submit.sock", 0666);
+	smtpd_sock = daemon_listen_for_smtpd(&qd, &ps, "queued.sock",
+	    &smtpd_uid);
 	tzset();		/* Date headers keep the zone inside the chroot */
 	daemon_detach(&qd);
 	privsep_drop(&ps, qd.conf.queue_directory, 1);

@@ -283,19 +283,24 @@ def test_reset_mid_data(smtpd):
 
 # --- crashes after 250 --------------------------------------------------------
 
-def test_kill_smtpd_after_250_still_delivered(smtpd):
-    """kill -9 smtpd the moment the 250 arrives (relayd and the sink
-    running): the message was durable before the 250, so it reaches the
-    sink."""
-    sink = smtpd.relay_to_sink()
-    msg = simple_message("survives smtpd")
+def data_to_final_reply(smtpd, msg):
+    """A session that sends msg by DATA: (the client, the final reply)."""
     c = smtpd.client()
     c.ehlo()
     c.mail()
     c.rcpt("user@ferry.test")
     assert c.cmd("DATA").code == 354
     c.send(msg + b".\r\n")
-    r = c.reply()
+    return c, c.reply()
+
+
+def test_kill_smtpd_after_250_still_delivered(smtpd):
+    """kill -9 smtpd the moment the 250 arrives (relayd and the sink
+    running): the message was durable before the 250, so it reaches the
+    sink."""
+    sink = smtpd.relay_to_sink()
+    msg = simple_message("survives smtpd")
+    c, r = data_to_final_reply(smtpd, msg)
     smtpd.ferry.kill("smtpd")
     c.close()
     assert QUEUED_RE.match(r), r
@@ -309,13 +314,7 @@ def test_kill_queued_after_250_still_delivered(smtpd):
     the message is delivered."""
     sink = smtpd.relay_to_sink(start=False)
     msg = simple_message("survives queued")
-    c = smtpd.client()
-    c.ehlo()
-    c.mail()
-    c.rcpt("user@ferry.test")
-    assert c.cmd("DATA").code == 354
-    c.send(msg + b".\r\n")
-    r = c.reply()
+    c, r = data_to_final_reply(smtpd, msg)
     smtpd.ferry.kill("queued")
     assert QUEUED_RE.match(r), r
     c.close()

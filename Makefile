@@ -42,11 +42,15 @@ SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/tls.c
 DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
 	   delegated/cache.c $(SMTPIO)
+# The signed licence, for the programs that check it.
+LICENSE	:= common/license.c
+FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
 SENDMAIL := sendmail/sendmail.c
 CONTROL	:= control/ferry-control.c control/delegate.c
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/relayd bin/smtpd bin/delegated bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+PROGS	:= bin/queued bin/relayd bin/smtpd bin/delegated bin/ferry-license \
+	   bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -88,6 +92,10 @@ bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 bin/delegated: $(call objs,$(DELEGATED) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto)
+
+bin/ferry-license: $(call objs,$(FERRYLICENSE) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
 
 bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
 	@mkdir -p bin
@@ -139,7 +147,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
 	install -m 0755 bin/queued bin/relayd bin/smtpd bin/delegated \
-		bin/ferry-control \
+		bin/ferry-license bin/ferry-control \
 		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail

@@ -45,11 +45,14 @@ DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
 # The signed licence, for the programs that check it.
 LICENSE	:= common/license.c
 FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
+LICENSED := licensed/licensed.c $(LICENSE)
 SENDMAIL := sendmail/sendmail.c
-CONTROL	:= control/ferry-control.c control/delegate.c
+CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
+	   $(LICENSE)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/relayd bin/smtpd bin/delegated bin/ferry-license \
+PROGS	:= bin/queued bin/licensed bin/relayd bin/smtpd bin/delegated \
+	   bin/ferry-license \
 	   bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
@@ -93,6 +96,10 @@ bin/delegated: $(call objs,$(DELEGATED) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto)
 
+bin/licensed: $(call objs,$(LICENSED) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
+
 bin/ferry-license: $(call objs,$(FERRYLICENSE) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
@@ -106,7 +113,7 @@ bin/mailq: bin/sendmail
 
 bin/ferry-control: $(call objs,$(CONTROL) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
 
 bin/ferryctl: etc/ferryctl
 	@mkdir -p bin
@@ -146,8 +153,8 @@ bench: deps-test all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/relayd bin/smtpd bin/delegated \
-		bin/ferry-license bin/ferry-control \
+	install -m 0755 bin/queued bin/licensed bin/relayd bin/smtpd \
+		bin/delegated bin/ferry-license bin/ferry-control \
 		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail

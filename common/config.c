@@ -39,7 +39,8 @@ enum config_type {
 	CONF_DOMAINS,	/* blank-separated domain names, maybe none */
 	CONF_NETWORKS,	/* blank-separated networks, maybe none */
 	CONF_SERVERS,	/* blank-separated host[:port], maybe none */
-	CONF_SENDER	/* an address, "null", "sender" or empty */
+	CONF_SENDER,	/* an address, "null", "sender" or empty */
+	CONF_PATHS	/* blank-separated absolute paths, maybe none */
 };
 
 struct config_key {
@@ -248,6 +249,14 @@ static const struct config_key config_keys[] = {
 	KEY(delegate_cache_file, CONF_OPTPATH, "/var/lib/ferry/delegate.cache",
 	    0, "Where delegated keeps recipient answers across restarts. "
 	    "Empty: memory only."),
+	KEY(license_user, CONF_USER, "ferry-lic", 0,
+	    "User licensed runs as when started as root."),
+	KEY(license_files, CONF_PATHS, "", 0,
+	    "Licence files (readable by license_user); the valid one that "
+	    "runs longest counts, so a renewal can be installed early. Empty: "
+	    "no licence, and licensed is not started."),
+	KEY(license_public_key, CONF_PATH, "/etc/ferry/license.pub", 0,
+	    "The vendor's Ed25519 public key (PEM) that signs licences."),
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -354,6 +363,10 @@ valid_list(enum config_type type, const char *v, const char **why)
 			    &port) == -1)
 				goto bad;
 			break;
+		case CONF_PATHS:
+			if (word[0] != '/')
+				goto bad;
+			break;
 		default:
 			/* a domain is valid if an address in it is */
 			snprintf(probe, sizeof(probe), "x@%s", word);
@@ -368,6 +381,7 @@ bad:
 	*why = type == CONF_LISTEN ? "expected address:port ..." :
 	    type == CONF_NETWORKS ? "expected networks (10.0.0.0/8 ...)" :
 	    type == CONF_SERVERS ? "expected host[:port] ..." :
+	    type == CONF_PATHS ? "expected absolute paths" :
 	    "expected domain names";
 	return 0;
 }
@@ -421,6 +435,7 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 	case CONF_DOMAINS:
 	case CONF_NETWORKS:
 	case CONF_SERVERS:
+	case CONF_PATHS:
 		if (!valid_list(key->type, v, why))
 			return -1;
 		break;
@@ -731,6 +746,7 @@ config_free(struct config *conf)
 		case CONF_NETWORKS:
 		case CONF_SERVERS:
 		case CONF_SENDER:
+		case CONF_PATHS:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -84,6 +84,9 @@ struct config {
 	long long	 delegate_auth_max_failures;
 	int		 delegate_selfcheck;
 	char		*delegate_cache_file;
+	char		*license_user;
+	char		*license_files;
+	char		*license_public_key;
 };
 
 int	 config_load(struct config *, const char *);

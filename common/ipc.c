@@ -41,6 +41,8 @@ static const struct {
 	{ IPC_DELEG_ANSWER, "deleg-answer" }, { IPC_DELEG_TEST, "deleg-test" },
 	{ IPC_DELEG_LIST, "deleg-list" }, { IPC_DELEG_ENTRY, "deleg-entry" },
 	{ IPC_DELEG_FORGET, "deleg-forget" }, { IPC_DELEG_STATUS, "deleg-status" },
+	{ IPC_LICENSE_QUERY, "license-query" },
+	{ IPC_LICENSE_STATE, "license-state" },
 };
 
 const char *

@@ -4,7 +4,8 @@
  * SUMMARY
  *	ferry-control [-c file] check | defaults | get KEY | ping DAEMON |
  *	    flush | delete ID | passwd [-d] USER |
- *	    delegate test ADDRESS | delegate list | delegate forget ADDRESS|all
+ *	    delegate test ADDRESS | delegate list | delegate forget ADDRESS|all |
+ *	    license
  *
  * DESCRIPTION
  *	check		validate the configuration ("file:line: problem")
@@ -22,6 +23,8 @@
  *	delegate list	the recipient answers delegated has cached
  *	delegate forget ADDRESS|all
  *			drop a cached answer (or all of them)
+ *	license		licensed's view of the support licence (exit 1 if it
+ *			is not valid)
  *	The queue requests use queued's private socket: root or queued's user;
  *	the delegate requests delegated's: root or delegated's user.
  *
@@ -65,7 +68,7 @@ usage(void)
 	    "                     ping daemon | flush | delete id | "
 	    "passwd [-d] user |\n"
 	    "                     delegate test address | delegate list | "
-	    "delegate forget address|all\n");
+	    "delegate forget address|all | license\n");
 	exit(EX_USAGE);
 }
 
@@ -524,6 +527,8 @@ main(int argc, char **argv)
 		status = passwd_command(&conf, path, argc, argv);
 	else if (strcmp(verb, "delegate") == 0)
 		status = delegate_command(&conf, argc, argv);
+	else if (strcmp(verb, "license") == 0 && argc == 1)
+		status = license_command(&conf);
 	else
 		usage();
 	config_free(&conf);

@@ -52,10 +52,11 @@ STOP_TIMEOUT = 10           # SIGTERM until SIGKILL
 TEST_TIMEOUT = 120          # default watchdog per test
 
 DAEMON_USERS = {"queued": "ferry-queue", "relayd": "ferry-relay",
-    "smtpd": "ferry-smtpd", "delegated": "ferry-deleg"}
+    "smtpd": "ferry-smtpd", "delegated": "ferry-deleg", "licensed": "ferry-lic"}
 # the ferry.conf key naming each daemon's user
 DAEMON_USER_KEYS = {"queued": "queue_user", "relayd": "relay_user",
-    "smtpd": "smtpd_user", "delegated": "delegate_user"}
+    "smtpd": "smtpd_user", "delegated": "delegate_user",
+    "licensed": "license_user"}
 # name -> function(ferry) that is true once the daemon serves, for daemons
 # that do not answer `ferry-control ping` (smtpd: its 220 greeting; set by
 # t/smtpdharness.py); the others are pinged

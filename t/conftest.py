@@ -24,6 +24,7 @@ Tests run as root in CI: daemons then drop to their own user and chroot into
 queue_directory, so the directories we create are mode 0755.
 """
 
+import contextlib
 import os
 import pwd
 import re
@@ -165,6 +166,34 @@ def child_pids(pid):
             out.append(c)
             stack.append(c)
     return out
+
+
+@contextlib.contextmanager
+def unprivileged_daemon(name, conf_path, own=()):
+    """bin/NAME -f -c CONF_PATH started by an ordinary user (as root: by
+    nobody, through setpriv, after handing it the paths in OWN), with
+    LeakSanitizer on: without chroot it works.  Yields the Popen; on the
+    way out SIGTERM, and the daemon must exit 0 without a sanitizer
+    report."""
+    prefix = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for p in own:
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+            "--regid=%d" % nobody.pw_gid, "--clear-groups"]
+    env = daemon_env()
+    env["ASAN_OPTIONS"] = "detect_leaks=1"
+    proc = subprocess.Popen(prefix + [str(BIN / name), "-f", "-c",
+        str(conf_path)], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"Sanitizer" not in err, err.decode(errors="replace")
 
 
 def _pid_alive(pid):

@@ -411,22 +411,11 @@ def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
     AUTH, DATA, BDAT and an abandoned transaction, and exits 0 on
     SIGTERM.  Without chroot LeakSanitizer works, so under SAN=1 this
     also proves smtpd leaks nothing on those paths."""
-    import subprocess
     import conftest
-    prefix = []
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        for p in (smtpd.ferry.run_dir, smtpd.ferry.log_dir, smtpd.cert,
-                  smtpd.key, Path(smtpd.ferry.conf["smtpd_users_file"])):
-            os.chown(p, nobody.pw_uid, nobody.pw_gid)
-        prefix = ["setpriv", "--reuid=%d" % nobody.pw_uid,
-            "--regid=%d" % nobody.pw_gid, "--clear-groups"]
-    env = conftest.daemon_env()
-    env["ASAN_OPTIONS"] = "detect_leaks=1"
-    proc = subprocess.Popen(prefix + [str(conftest.BIN / "smtpd"), "-f",
-        "-c", str(smtpd.ferry.conf_path)], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
+    own = (smtpd.ferry.run_dir, smtpd.ferry.log_dir, smtpd.cert, smtpd.key,
+        Path(smtpd.ferry.conf["smtpd_users_file"]))
+    with conftest.unprivileged_daemon("smtpd", smtpd.ferry.conf_path,
+            own) as proc:
         conftest.wait_for(lambda: greets(smtpd.ferry), timeout=10,
             what="unprivileged smtpd")
         assert os.readlink("/proc/%d/root" % proc.pid) == "/"
@@ -453,8 +442,3 @@ def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
         # the abandoned one goes once smtpd has seen the client leave
         conftest.wait_for(lambda: len(smtpd.queued()) == 3, timeout=5,
             what="three messages queued")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err.decode(errors="replace")
-    assert b"Sanitizer" not in err, err.decode(errors="replace")

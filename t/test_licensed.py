@@ -130,3 +130,21 @@ def test_runs_as_its_user(lic):
     with open("/proc/%d/status" % lic.ferry.pid("licensed")) as f:
         uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
     assert int(uid) == pwd.getpwnam("ferry-lic").pw_uid
+
+
+def test_unprivileged_exits_clean(lic):
+    """Started by an ordinary user, licensed checks, answers and exits 0
+    on SIGTERM; under SAN=1, LeakSanitizer finds nothing."""
+    import conftest
+    lic.write("a", text(until=30))
+    lic.ferry.write_conf(license_public_key=str(lic.pub),
+        license_files=str(lic.dir / "a"))
+    with conftest.unprivileged_daemon("licensed", lic.ferry.conf_path,
+            (lic.ferry.run_dir, lic.ferry.log_dir)) as proc:
+        wait_for(lambda: lic.ferry.ping("licensed"), timeout=10,
+            what="unprivileged licensed")
+        assert lic.ask()[0] == 0
+        lic.write("a", text(issued=-90, until=-1))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: lic.ask()[1].startswith("licence: expired"),
+            timeout=15, what="the expired licence noticed")

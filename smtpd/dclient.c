@@ -27,7 +27,8 @@ struct question {
 	struct event		*deadline;
 };
 
-static TAILQ_HEAD(, question)	 questions = TAILQ_HEAD_INITIALIZER(questions);
+static TAILQ_HEAD(question_list, question) questions =
+    TAILQ_HEAD_INITIALIZER(questions);
 static struct ipc_conn		*conn;
 static uint32_t			 next_reqid;
 static struct ipc_frame		 frame;		/* single-threaded */
@@ -87,13 +88,23 @@ dc_frame(struct ipc_conn *c, struct ipc_frame *f)
 	    LOOKUP_NO : LOOKUP_TEMP, *text != '\0' ? text : NULL);
 }
 
+/*
+ * delegated went away: its questions get "temporary failure".  Only
+ * those asked so far: a session answered here may ask again at once, on
+ * a new connection.
+ */
 static void
 dc_closed(struct ipc_conn *c)
 {
+	struct question	*q, *last = TAILQ_LAST(&questions, question_list);
+
 	(void)c;
 	conn = NULL;
-	while (!TAILQ_EMPTY(&questions))
-		settle(TAILQ_FIRST(&questions), LOOKUP_TEMP, NULL);
+	while (last != NULL && (q = TAILQ_FIRST(&questions)) != NULL) {
+		if (q == last)
+			last = NULL;
+		settle(q, LOOKUP_TEMP, NULL);
+	}
 }
 
 /* Send frame for s; done gets the answer (perhaps before we return). */

@@ -21,7 +21,7 @@ TAILQ_HEAD(workq_list, workq_item);
 struct workq {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 more;
-	struct workq_list	 todo;
+	struct workq_list	 pending;
 	struct workq_list	 finished;
 	int			 pipe[2];	/* workers -> loop: "some done" */
 	void			(*work)(struct workq_item *);
@@ -41,7 +41,7 @@ workq_thread(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while ((item = TAILQ_FIRST(&q->todo)) == NULL) {
+		while ((item = TAILQ_FIRST(&q->pending)) == NULL) {
 			if (q->idle == NULL || idle_done) {
 				pthread_cond_wait(&q->more, &q->lock);
 				continue;
@@ -50,7 +50,7 @@ workq_thread(void *arg)
 			until.tv_sec += q->idle_secs;
 			if (pthread_cond_timedwait(&q->more, &q->lock,
 			    &until) == ETIMEDOUT &&
-			    TAILQ_FIRST(&q->todo) == NULL) {
+			    TAILQ_FIRST(&q->pending) == NULL) {
 				pthread_mutex_unlock(&q->lock);
 				q->idle();
 				pthread_mutex_lock(&q->lock);
@@ -58,7 +58,7 @@ workq_thread(void *arg)
 			}
 		}
 		idle_done = 0;
-		TAILQ_REMOVE(&q->todo, item, workq_entry);
+		TAILQ_REMOVE(&q->pending, item, workq_entry);
 		pthread_mutex_unlock(&q->lock);
 		q->work(item);
 		pthread_mutex_lock(&q->lock);
@@ -107,7 +107,7 @@ workq_new(struct event_base *base, int nthreads,
 	q = xcalloc(1, sizeof(*q));
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->more, NULL);
-	TAILQ_INIT(&q->todo);
+	TAILQ_INIT(&q->pending);
 	TAILQ_INIT(&q->finished);
 	q->work = work;
 	q->done = done;
@@ -128,7 +128,7 @@ void
 workq_push(struct workq *q, struct workq_item *item)
 {
 	pthread_mutex_lock(&q->lock);
-	TAILQ_INSERT_TAIL(&q->todo, item, workq_entry);
+	TAILQ_INSERT_TAIL(&q->pending, item, workq_entry);
 	pthread_cond_signal(&q->more);
 	pthread_mutex_unlock(&q->lock);
 }

@@ -335,13 +335,13 @@ line_error(struct session *s, const char *reply)
 {
 	s->state = S_COMMAND;
 	session_reply(s, "%s", reply);
-	return 0;
+	return -1;
 }
 
 /*
  * The next command line from in, CRLF removed, into line.  Returns 1,
- * or 0 when no complete line is buffered.  An overlong line, a bare LF
- * or a stray CR or NUL gets its 500 here and is skipped.
+ * 0 when no complete line is buffered, or -1 for a line that got its 500
+ * here and was skipped (overlong, a bare LF, a stray CR or NUL).
  */
 static int
 read_line(struct session *s, struct evbuffer *in, char *line)
@@ -414,6 +414,7 @@ session_input(struct session *s)
 	struct evbuffer	*in = bufferevent_get_input(s->bev);
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
 	char		 line[SMTP_LINE_MAX + 1];
+	int		 r;
 
 	s->in_input = 1;
 	while (!s->waiting && !s->closing && evbuffer_get_length(in) > 0 &&
@@ -422,11 +423,10 @@ session_input(struct session *s)
 			data_input(s, in);
 			continue;
 		}
-		if (read_line(s, in, line) == 0) {
-			if (evbuffer_search(in, "\n", 1, NULL).pos == -1)
-				break;
+		if ((r = read_line(s, in, line)) == 0)
+			break;
+		if (r == -1)
 			continue;
-		}
 		if (s->state == S_COMMAND)
 			command_line(s, line);
 		else

@@ -45,6 +45,7 @@ import time
 import pytest
 
 import conftest
+import relayharness
 import sinks
 from conftest import HOSTNAME, wait_for
 
@@ -61,13 +62,7 @@ SMTPD_CONF = dict(
     smtpd_timeout="30s",
     max_message_size="1M",
     # relayd, when a test starts it, delivers to a plain aiosmtpd sink
-    relay_tls="none",
-    relay_idle_timeout="1s",
-    retry_min="1s",
-    retry_max="2s",
-    relay_connect_timeout="5s",
-    relay_command_timeout="30s",
-    relay_data_timeout="60s",
+    **relayharness.RELAY_CONF,
 )
 
 LISTEN_KEYS = ("smtp_listen", "submission_listen", "smtps_listen")
@@ -332,6 +327,16 @@ class Client:
         self.send(sinks.dot_stuff(body) + b".\r\n")
         return self.reply()
 
+    def open_data(self, rcpt="user@ferry.test"):
+        """EHLO, MAIL, RCPT and DATA, each accepted: ready for the text."""
+        self.ehlo()
+        r = self.mail()
+        assert r.startswith("250 2."), r
+        r = self.rcpt(rcpt)
+        assert r.startswith("250 2."), (rcpt, r)
+        r = self.cmd("DATA")
+        assert r.code == 354, r
+
     def send_mail(self, rcpts=("user@ferry.test",), body=None,
                   sender=SENDER):
         """MAIL, RCPTs and DATA, each answered with 2xx/354; returns the
@@ -529,6 +534,16 @@ class Smtpd:
         except subprocess.TimeoutExpired:
             pytest.fail("smtpd kept running with a bad configuration",
                 pytrace=False)
+
+    def start_refused(self, **keys):
+        """With keys written to ferry.conf, smtpd must refuse to start:
+        (its exit status, its stderr)."""
+        if keys:
+            self.ferry.write_conf(**keys)
+        r = self.run_smtpd()
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode != 0, err
+        return r.returncode, err
 
     # clients
     def client(self, port=None, host="127.0.0.1", **kw):

@@ -40,11 +40,9 @@ BAD_LISTEN = ["127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000",
 def test_bad_listen_value(smtpd, key, value):
     """A listener that is not address:port: smtpd exits 78 with
     FILE:LINE: and the key on stderr, without starting."""
-    smtpd.ferry.write_conf(**{key: "127.0.0.1:%d %s" % (smtpd.extra,
-        value)})
-    r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode == 78, (r.returncode, err)
+    rc, err = smtpd.start_refused(**{key: "127.0.0.1:%d %s" % (
+        smtpd.extra, value)})
+    assert rc == 78, (rc, err)
     where = "%s:%d:" % (smtpd.ferry.conf_path, conf_line(smtpd.ferry, key))
     assert where in err, err
     assert key in err, err
@@ -54,10 +52,9 @@ def test_bad_listen_value(smtpd, key, value):
 def test_smtps_without_certificate(smtpd):
     """smtps_listen without smtpd_tls_cert_file: exit 78, naming
     smtps_listen."""
-    smtpd.ferry.write_conf(smtpd_tls_cert_file="", smtpd_tls_key_file="")
-    r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode == 78, (r.returncode, err)
+    rc, err = smtpd.start_refused(smtpd_tls_cert_file="",
+        smtpd_tls_key_file="")
+    assert rc == 78, (rc, err)
     assert "smtps_listen" in err, err
     assert str(smtpd.ferry.conf_path) in err, err
 
@@ -73,10 +70,8 @@ def test_smtps_without_certificate(smtpd):
 ])
 def test_bad_smtpd_keys(smtpd, key, value):
     """Other smtpd keys with bad values: exit 78 and FILE:LINE:."""
-    smtpd.ferry.write_conf(**{key: value})
-    r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode == 78, (r.returncode, err)
+    rc, err = smtpd.start_refused(**{key: value})
+    assert rc == 78, (rc, err)
     assert "%s:%d:" % (smtpd.ferry.conf_path,
         conf_line(smtpd.ferry, key)) in err, err
 
@@ -86,10 +81,7 @@ def test_missing_certificate_file(smtpd):
     """A certificate file that does not exist: smtpd does not start
     (non-zero exit) and names the file."""
     missing = smtpd.base / "nonexistent.crt"
-    smtpd.ferry.write_conf(smtpd_tls_cert_file=str(missing))
-    r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode != 0, err
+    _, err = smtpd.start_refused(smtpd_tls_cert_file=str(missing))
     assert str(missing) in err, err
 
 
@@ -99,10 +91,7 @@ def test_missing_recipients_file(smtpd):
     start and names the file (accepting every address instead would be
     silently wrong)."""
     missing = smtpd.base / "nonexistent-recipients"
-    smtpd.ferry.write_conf(recipients_file=str(missing))
-    r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode != 0, err
+    _, err = smtpd.start_refused(recipients_file=str(missing))
     assert str(missing) in err, err
 
 
@@ -114,9 +103,7 @@ def test_port_in_use(smtpd):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", smtpd.smtp))
         s.listen(1)
-        r = smtpd.run_smtpd()
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode != 0, err
+        _, err = smtpd.start_refused()
     assert "127.0.0.1:%d" % smtpd.smtp in err, err
 
 
@@ -153,8 +140,7 @@ def test_sigterm_with_open_sessions(smtpd):
 def test_second_copy_refuses(smtpd):
     """A second smtpd with the same configuration does not start; the
     first keeps serving."""
-    r = smtpd.run_smtpd()
-    assert r.returncode != 0, r.stderr
+    smtpd.start_refused()
     with smtpd.client() as c:
         c.ehlo()
         c.send_mail()
@@ -434,10 +420,7 @@ def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
             assert c.auth_plain("alice", USERS["alice"]).code == 235
             c.send_mail(sender="alice@ferry.test")
         with smtpd.client() as c:
-            c.ehlo()
-            c.mail()
-            c.rcpt("user@ferry.test")
-            assert c.cmd("DATA").code == 354
+            c.open_data()
             c.send(b"Subject: left\r\n\r\nhalf")
         # the abandoned one goes once smtpd has seen the client leave
         conftest.wait_for(lambda: len(smtpd.queued()) == 3, timeout=5,

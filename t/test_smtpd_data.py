@@ -77,10 +77,7 @@ def test_normalize_bare_lf_message(smtpd):
     """normalize: a message written with bare LF line ends (and an LF-only
     dot line) is queued with CRLF line ends, the dot line kept as data."""
     with smtpd.client() as c:
-        c.ehlo()
-        c.mail()
-        c.rcpt("user@ferry.test")
-        assert c.cmd("DATA").code == 354
+        c.open_data()
         c.send(b"Subject: lf\n\nline one\n.\nline two\r\n.\r\n")
         r = c.reply()
         assert QUEUED_RE.match(r), r
@@ -93,10 +90,7 @@ def test_bare_lf_in_body_rejected(smtpd):
     """reject: one bare LF anywhere in the body (not only around a dot)
     is 521 5.5.2 Bare CR or LF in message, then close, nothing queued."""
     with smtpd.client() as c:
-        c.ehlo()
-        c.mail()
-        c.rcpt("user@ferry.test")
-        assert c.cmd("DATA").code == 354
+        c.open_data()
         c.send(b"Subject: x\r\n\r\nfine line\r\nbad line\nmore\r\n.\r\n")
         r = c.reply()
         assert r.startswith("521 5.5.2"), r
@@ -176,10 +170,7 @@ def test_disconnect_mid_data(smtpd):
     """A client that sends half a message and closes the connection
     leaves nothing in the queue: no message, no stray file in q/."""
     with smtpd.client() as c:
-        c.ehlo()
-        c.mail()
-        c.rcpt("user@ferry.test")
-        assert c.cmd("DATA").code == 354
+        c.open_data()
         c.send(simple_message("half", "x" * 30000 + "\r\n"))
     assert_abandoned(smtpd)
 
@@ -199,10 +190,7 @@ def test_kill_smtpd_mid_data(smtpd):
     """kill -9 smtpd while a client is in DATA: queued drops the message
     it had reserved (nothing left in q/), and a restarted smtpd works."""
     c = smtpd.client()
-    c.ehlo()
-    c.mail()
-    c.rcpt("user@ferry.test")
-    assert c.cmd("DATA").code == 354
+    c.open_data()
     c.send(b"Subject: x\r\n\r\n" + b"y" * 10000 + b"\r\n")
     time.sleep(0.3)
     smtpd.ferry.kill("smtpd")
@@ -218,10 +206,7 @@ def test_empty_message(smtpd):
     """DATA with nothing before the final dot: queued, the queued message
     is just the Received header."""
     with smtpd.client() as c:
-        c.ehlo()
-        c.mail()
-        c.rcpt("user@ferry.test")
-        assert c.cmd("DATA").code == 354
+        c.open_data()
         c.send(b".\r\n")
         r = c.reply()
         assert QUEUED_RE.match(r), r
@@ -236,10 +221,7 @@ def test_disconnect_after_final_dot(smtpd):
     msg = simple_message("gone")
     for _ in range(5):
         c = smtpd.client()
-        c.ehlo()
-        c.mail()
-        c.rcpt("user@ferry.test")
-        assert c.cmd("DATA").code == 354
+        c.open_data()
         c.send(msg + b".\r\n")
         c.close()
     time.sleep(1)
@@ -270,10 +252,7 @@ def test_reset_mid_data(smtpd):
     import socket
     import struct
     c = smtpd.client()
-    c.ehlo()
-    c.mail()
-    c.rcpt("user@ferry.test")
-    assert c.cmd("DATA").code == 354
+    c.open_data()
     c.send(b"Subject: rst\r\n\r\npartial\r\n")
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
         struct.pack("ii", 1, 0))
@@ -286,10 +265,7 @@ def test_reset_mid_data(smtpd):
 def data_to_final_reply(smtpd, msg):
     """A session that sends msg by DATA: (the client, the final reply)."""
     c = smtpd.client()
-    c.ehlo()
-    c.mail()
-    c.rcpt("user@ferry.test")
-    assert c.cmd("DATA").code == 354
+    c.open_data()
     c.send(msg + b".\r\n")
     return c, c.reply()
 
@@ -369,10 +345,7 @@ def test_queued_killed_mid_data(smtpd):
     (not 250) at the end, and after a restart of queued nothing of that
     message is in the queue."""
     c = smtpd.client()
-    c.ehlo()
-    c.mail()
-    c.rcpt("user@ferry.test")
-    assert c.cmd("DATA").code == 354
+    c.open_data()
     c.send(b"Subject: torn\r\n\r\n" + b"x" * 10000 + b"\r\n")
     time.sleep(0.3)
     smtpd.ferry.kill("queued")

@@ -29,13 +29,19 @@ COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
 	   common/password.c common/privsep.c common/route.c common/util.c \
 	   common/workq.c
+# A delivery agent's link to queued, for relayd and webrelayd.
+AGENT	:= common/qlink.c common/agent.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
-	   queue/wake.c queue/bounce.c
+	   queue/wake.c queue/bounce.c \
+	   queue/websmtp.c common/license_state.c
 # The SMTP client's I/O, for the daemons that talk to other servers.
 SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
-	   relayd/smtp_client.c relayd/dns.c relayd/maildir.c $(SMTPIO)
+	   relayd/smtp_client.c relayd/dns.c relayd/maildir.c $(SMTPIO) \
+	   $(AGENT)
+WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
+	   $(AGENT)
 SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
 	   smtpd/lookup.c smtpd/dclient.c smtpd/table.c smtpd/qclient.c \
@@ -43,16 +49,16 @@ SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
 	   delegated/cache.c $(SMTPIO)
 # The signed licence, for the programs that check it.
-LICENSE	:= common/license.c
+LICENSE	:= common/license.c common/license_state.c
 FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
-LICENSED := licensed/licensed.c $(LICENSE)
+LICENSED := licensed/licensed.c common/qlink.c $(LICENSE)
 SENDMAIL := sendmail/sendmail.c
 CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
 	   $(LICENSE)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/licensed bin/relayd bin/smtpd bin/delegated \
-	   bin/ferry-license \
+PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/smtpd \
+	   bin/delegated bin/ferry-license \
 	   bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 
@@ -75,7 +81,7 @@ $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
 $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h delegated/*.h \
-	    control/*.h) $(OBJ)/.stamp
+	    webrelayd/*.h control/*.h) $(OBJ)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -86,6 +92,10 @@ bin/queued: $(call objs,$(QUEUED) $(COMMON))
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) -lresolv
+
+bin/webrelayd: $(call objs,$(WEBRELAYD) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl json-c)
 
 bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 	@mkdir -p bin
@@ -153,7 +163,8 @@ bench: deps-test all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/licensed bin/relayd bin/smtpd \
+	install -m 0755 bin/queued bin/licensed bin/relayd bin/webrelayd \
+		bin/smtpd \
 		bin/delegated bin/ferry-license bin/ferry-control \
 		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/

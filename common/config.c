@@ -40,7 +40,9 @@ enum config_type {
 	CONF_NETWORKS,	/* blank-separated networks, maybe none */
 	CONF_SERVERS,	/* blank-separated host[:port], maybe none */
 	CONF_SENDER,	/* an address, "null", "sender" or empty */
-	CONF_PATHS	/* blank-separated absolute paths, maybe none */
+	CONF_PATHS,	/* blank-separated absolute paths, maybe none */
+	CONF_URL,	/* an https:// URL, or empty */
+	CONF_WEBAUTH	/* basic:USER:KEY, or empty */
 };
 
 struct config_key {
@@ -257,6 +259,24 @@ static const struct config_key config_keys[] = {
 	    "no licence, and licensed is not started."),
 	KEY(license_public_key, CONF_PATH, "/etc/ferry/license.pub", 0,
 	    "The vendor's Ed25519 public key (PEM) that signs licences."),
+	KEY(webrelay, CONF_BOOL, "yes", 0,
+	    "WebSmtp: when the SMTP route is unreachable or refuses to relay, "
+	    "post the message over HTTPS to webrelay_url, if the licence has "
+	    "the webrelay feature. no: never."),
+	KEY(webrelay_url, CONF_URL, "", 0,
+	    "The WebSmtp service (https:// only). Empty: no WebSmtp."),
+	KEY(webrelay_ca_file, CONF_OPTPATH, "", 0,
+	    "CA certificates (PEM) the service's certificate is checked "
+	    "against. Empty: the system's."),
+	KEY(webrelay_auth, CONF_WEBAUTH, "", 0,
+	    "basic:USER:KEY sends HTTP Basic credentials instead of the "
+	    "licence (a Mailgun-style messages.mime endpoint). Keep this "
+	    "file unreadable to others when set."),
+	KEY(webrelay_timeout, CONF_DURATION, "60s", 1,
+	    "Time to connect, and the longest silence while posting; the "
+	    "whole post may take this plus 1 s per 32 KiB of message."),
+	KEY(webrelay_user, CONF_USER, "ferry-web", 0,
+	    "User webrelayd runs as when started as root."),
 };
 
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -386,6 +406,37 @@ bad:
 	return 0;
 }
 
+/* https://HOST[...]: printable, no blanks, a host before any path. */
+static int
+valid_url(const char *v)
+{
+	const char	*p;
+
+	if (strncasecmp(v, "https://", 8) != 0 || strlen(v) > 2000 ||
+	    v[8] == '\0' || v[8] == '/')
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* basic:USER:KEY, USER without a colon, both non-empty and printable. */
+static int
+valid_webauth(const char *v)
+{
+	const char	*user = v + 6, *key;
+	const char	*p;
+
+	if (strncmp(v, "basic:", 6) != 0 || (key = strchr(user, ':')) == NULL ||
+	    key == user || key[1] == '\0')
+		return 0;
+	for (p = user; *p != '\0'; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int
 config_set(struct config *conf, const struct config_key *key, const char *v,
     const char **why)
@@ -438,6 +489,18 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 	case CONF_PATHS:
 		if (!valid_list(key->type, v, why))
 			return -1;
+		break;
+	case CONF_URL:
+		if (*v != '\0' && !valid_url(v)) {
+			*why = "must be empty or an https:// URL";
+			return -1;
+		}
+		break;
+	case CONF_WEBAUTH:
+		if (*v != '\0' && !valid_webauth(v)) {
+			*why = "must be empty or basic:USER:KEY";
+			return -1;
+		}
 		break;
 	case CONF_STRING:
 		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
@@ -747,6 +810,8 @@ config_free(struct config *conf)
 		case CONF_SERVERS:
 		case CONF_SENDER:
 		case CONF_PATHS:
+		case CONF_URL:
+		case CONF_WEBAUTH:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -87,6 +87,12 @@ struct config {
 	char		*license_user;
 	char		*license_files;
 	char		*license_public_key;
+	int		 webrelay;
+	char		*webrelay_url;
+	char		*webrelay_ca_file;
+	char		*webrelay_auth;
+	long long	 webrelay_timeout;
+	char		*webrelay_user;
 };
 
 int	 config_load(struct config *, const char *);

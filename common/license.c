@@ -19,15 +19,6 @@
 #define SIG_PREFIX	"signature: "
 #define ED25519_SIG	64
 
-const char *
-license_state_name(enum license_state s)
-{
-	static const char	*names[] = { "valid", "expired",
-	    "not-yet-valid", "invalid", "missing" };
-
-	return names[s];
-}
-
 /* The vendor's public key (PEM); NULL with why. */
 EVP_PKEY *
 license_public_key(const char *path, char *why, size_t whylen)
@@ -209,6 +200,8 @@ license_check(const char *path, EVP_PKEY *key, time_t now, struct license *l)
 	if (license_parse(buf, len, l, &sig_at) == -1 ||
 	    verify_signature(buf, sig_at, len, key, l) == -1)
 		return;
+	memcpy(l->text, buf, len);
+	l->text[len] = '\0';
 	if (now < l->issued) {
 		l->state = LICENSE_NOT_YET_VALID;
 		snprintf(l->reason, sizeof(l->reason), "issued in the future "
@@ -221,20 +214,4 @@ license_check(const char *path, EVP_PKEY *key, time_t now, struct license *l)
 		/* the day in progress counts */
 		l->days_left = (l->support_until - now + 86399) / 86400;
 	}
-}
-
-/* Is name one of the licence's blank- or comma-separated features? */
-int
-license_has_feature(const struct license *l, const char *name)
-{
-	const char	*p = l->features;
-	size_t		 n = strlen(name);
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == l->features || strchr(" ,", p[-1]) != NULL) &&
-		    (p[n] == '\0' || strchr(" ,", p[n]) != NULL))
-			return 1;
-		p += n;
-	}
-	return 0;
 }

@@ -14,15 +14,9 @@
 
 #include <openssl/evp.h>
 
-#define LICENSE_MAX	4096	/* bytes in a licence file */
+#include "license_state.h"
 
-enum license_state {
-	LICENSE_VALID,
-	LICENSE_EXPIRED,
-	LICENSE_NOT_YET_VALID,
-	LICENSE_INVALID,
-	LICENSE_MISSING
-};
+#define LICENSE_MAX	4096	/* bytes in a licence file */
 
 struct license {
 	enum license_state	 state;
@@ -33,6 +27,7 @@ struct license {
 	time_t			 issued;	/* 00:00 UTC that day */
 	time_t			 support_until;	/* 00:00 UTC the day after */
 	long			 days_left;
+	char			 text[LICENSE_MAX + 1];	/* the file */
 };
 
 EVP_PKEY	*license_public_key(const char *, char *, size_t);
@@ -40,7 +35,5 @@ int		 license_parse(const char *, size_t, struct license *,
 		    size_t *);
 void		 license_check(const char *, EVP_PKEY *, time_t,
 		    struct license *);
-int		 license_has_feature(const struct license *, const char *);
-const char	*license_state_name(enum license_state);
 
 #endif

@@ -167,16 +167,34 @@ log_write(int prio, const char *text)
 		syslog(prio, "%s", text);
 }
 
+static void
+log_vevent(int prio, const char *fmt, va_list ap)
+{
+	char	 text[LOG_LINE_MAX];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	log_write(prio, text);
+}
+
 void
 log_event(const char *fmt, ...)
 {
-	char	 text[LOG_LINE_MAX];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	log_vevent(LOG_INFO, fmt, ap);
 	va_end(ap);
-	log_write(LOG_INFO, text);
+}
+
+/* An event the admin must act on: the same line, at syslog's warning. */
+void
+log_alert(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vevent(LOG_WARNING, fmt, ap);
+	va_end(ap);
 }
 
 static void

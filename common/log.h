@@ -20,6 +20,8 @@ const char *log_q(const char *);
 
 void	 log_event(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_alert(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_warn(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_warnx(const char *, ...)

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "ipc.h"
-#include "license.h"
+#include "license_state.h"
 
 #define LICENSE_TIMEOUT	10
 
@@ -21,11 +21,7 @@ int
 license_command(const struct config *conf)
 {
 	static struct ipc_frame	 req, rep;
-	char			 id[IPC_STR_MAX + 1], customer[IPC_STR_MAX + 1];
-	char			 until[64], features[IPC_STR_MAX + 1];
-	char			 reason[IPC_STR_MAX + 1];
-	uint32_t		 state;
-	uint64_t		 days;
+	static struct license_state_msg m;
 	int			 s;
 
 	if ((s = connect_daemon(conf, "licensed", LICENSE_TIMEOUT)) == -1) {
@@ -35,26 +31,22 @@ license_command(const struct config *conf)
 	}
 	ipc_frame_init(&req, IPC_LICENSE_QUERY, 1);
 	if (ipc_call(s, &req, -1, &rep) == -1 ||
-	    rep.type != IPC_LICENSE_STATE || ipc_get_u32(&rep, &state) == -1 ||
-	    ipc_get_u64(&rep, &days) == -1 ||
-	    ipc_get_str(&rep, id, sizeof(id)) == -1 ||
-	    ipc_get_str(&rep, customer, sizeof(customer)) == -1 ||
-	    ipc_get_str(&rep, until, sizeof(until)) == -1 ||
-	    ipc_get_str(&rep, features, sizeof(features)) == -1 ||
-	    ipc_get_str(&rep, reason, sizeof(reason)) == -1 ||
-	    ipc_get_end(&rep) == -1 || state > LICENSE_MISSING) {
+	    rep.type != IPC_LICENSE_STATE ||
+	    license_state_get(&rep, &m) == -1) {
 		fprintf(stderr, "ferry-control: bad reply from licensed\n");
 		close(s);
 		return EX_PROTOCOL;
 	}
 	close(s);
-	if (state == LICENSE_VALID)
+	if (m.state == LICENSE_VALID)
 		printf("licence: valid, %llu days left\n",
-		    (unsigned long long)days);
+		    (unsigned long long)m.days_left);
 	else
-		printf("licence: %s: %s\n", license_state_name(state), reason);
-	if (*id != '\0')
+		printf("licence: %s: %s\n", license_state_name(m.state),
+		    m.reason);
+	if (m.id[0] != '\0')
 		printf("  id: %s\n  customer: %s\n  support-until: %s\n"
-		    "  features: %s\n", id, customer, until, features);
-	return state == LICENSE_VALID ? EX_OK : 1;
+		    "  features: %s\n", m.id, m.customer, m.support_until,
+		    m.features);
+	return m.state == LICENSE_VALID ? EX_OK : 1;
 }

@@ -11,12 +11,14 @@
  *	picked up without a restart): the valid licence that runs longest
  *	counts; without one, the best of the others says why.  A clock that
  *	went back behind the latest time seen is not trusted.  Warns in its
- *	log 30, 7 and 1 days before the licence ends.  Answers
- *	LICENSE_QUERY on run_directory/licensed.sock (root, its own user,
- *	queue_user).  A bad or missing licence stops nothing but WebSmtp.
+ *	log 30, 7 and 1 days before the licence ends.  Tells queued, which
+ *	decides on WebSmtp, over queued.sock: LICENSE_STATE at connect and
+ *	whenever the answer changes.  Answers LICENSE_QUERY (ferryctl
+ *	license) on run_directory/licensed.sock (root and its own user).
+ *	A bad or missing licence stops nothing but WebSmtp.
  *
  * CONFIGURATION
- *	license_user, license_files, license_public_key, queue_user.
+ *	license_user, license_files, license_public_key, run_directory.
  *
  * FILES AND PRIVILEGES
  *	Started as root, it reads the public key, binds its socket and
@@ -25,7 +27,6 @@
  */
 #include <sys/types.h>
 
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "privsep.h"
+#include "qlink.h"
 #include "util.h"
 
 #define CHECK_INTERVAL	10	/* seconds between checks of the files */
@@ -52,7 +54,6 @@ static struct license		 current;
 static char			 current_path[1024];
 static time_t			 latest_seen;
 static long			 last_warned = -1;
-static uid_t			 queue_uid;
 
 /* Better: valid over anything; then the one that runs longest. */
 static int
@@ -81,7 +82,48 @@ warn_days(void)
 		}
 }
 
-/* Check every file; log when the answer changes. */
+/*
+ * LICENSE_STATE {state, days, id, customer, support-until, features,
+ * reason, text}: the text (the credential webrelayd sends) only when
+ * valid.
+ */
+static void
+put_state(struct ipc_frame *f)
+{
+	static struct license_state_msg	 m;
+	time_t				 last = current.support_until - 86400;
+	int				 valid = current.state == LICENSE_VALID;
+
+	memset(&m, 0, sizeof(m));
+	m.state = current.state;
+	m.days_left = valid ? current.days_left : 0;
+	strlcpy(m.id, current.id, sizeof(m.id));
+	strlcpy(m.customer, current.customer, sizeof(m.customer));
+	if (current.support_until != 0)
+		strftime(m.support_until, sizeof(m.support_until), "%Y-%m-%d",
+		    gmtime(&last));
+	strlcpy(m.features, current.features, sizeof(m.features));
+	if (valid)
+		strlcpy(m.text, current.text, sizeof(m.text));
+	else
+		strlcpy(m.reason, current.reason, sizeof(m.reason));
+	license_state_put(f, &m);
+}
+
+/* Tell queued, which decides on WebSmtp, the licence as it is now. */
+static void
+push_state(void)
+{
+	struct ipc_frame	*f;
+
+	f = xmalloc(sizeof(*f));
+	ipc_frame_init(f, IPC_LICENSE_STATE, 0);
+	put_state(f);
+	qlink_send(f);
+	free(f);
+}
+
+/* Check every file; log and tell queued when the answer changes. */
 static void
 check_all(void)
 {
@@ -89,7 +131,7 @@ check_all(void)
 	struct license	 best, l;
 	char		 path[1024], best_path[1024] = "";
 	time_t		 now = time(NULL);
-	int		 any = 0;
+	int		 any = 0, changed;
 
 	memset(&best, 0, sizeof(best));
 	best.state = LICENSE_MISSING;
@@ -107,8 +149,10 @@ check_all(void)
 		    "back %lld s: not trusted", (long long)(latest_seen - now));
 	} else
 		latest_seen = now;
-	if (best.state != current.state || best.support_until !=
-	    current.support_until || strcmp(best_path, current_path) != 0)
+	changed = best.state != current.state || best.support_until !=
+	    current.support_until || strcmp(best_path, current_path) != 0 ||
+	    strcmp(best.text, current.text) != 0;
+	if (changed)
 		log_event("event=license state=%s file=%s id=%s "
 		    "days_left=%ld reason=%s", license_state_name(best.state),
 		    log_q(best_path), log_q(best.id), best.days_left,
@@ -116,40 +160,48 @@ check_all(void)
 	current = best;
 	strlcpy(current_path, best_path, sizeof(current_path));
 	warn_days();
+	if (changed)
+		push_state();
 }
 
 static int
 allow_uid(uid_t uid)
 {
-	return uid == 0 || uid == geteuid() || uid == queue_uid;
+	return uid == 0 || uid == geteuid();
 }
 
-/* LICENSE_QUERY -> LICENSE_STATE {state, days, id, customer, until, features, reason} */
+/* LICENSE_QUERY -> LICENSE_STATE */
 static void
 on_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
 	struct ipc_frame	 rep;
-	char			 until[16] = "";
-	time_t			 last = current.support_until - 86400;
 
 	if (f->type != IPC_LICENSE_QUERY || ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "unexpected frame");
 		return;
 	}
-	if (current.support_until != 0)
-		strftime(until, sizeof(until), "%Y-%m-%d", gmtime(&last));
 	ipc_frame_init(&rep, IPC_LICENSE_STATE, f->reqid);
-	ipc_put_u32(&rep, current.state);
-	ipc_put_u64(&rep, current.state == LICENSE_VALID ? current.days_left :
-	    0);
-	ipc_put_str(&rep, current.id);
-	ipc_put_str(&rep, current.customer);
-	ipc_put_str(&rep, until);
-	ipc_put_str(&rep, current.features);
-	ipc_put_str(&rep, current.state == LICENSE_VALID ? "" :
-	    current.reason);
+	put_state(&rep);
 	ipc_conn_send(c, &rep, -1);
 }
+
+/* queued's frames: none is expected. */
+static void
+queued_frame(struct ipc_frame *f)
+{
+	if (f->type != IPC_OK)
+		log_warnx("queued sent %s", ipc_type_name(f->type));
+}
+
+/* Nothing to forget: connecting again sends the state again. */
+static void
+queued_down(void)
+{
+}
+
+static const struct qlink_ops	 queued_link = {
+	"licensed", push_state, queued_frame, queued_down
+};
 
 static const struct ipc_service service = {
 	"licensed", allow_uid, on_frame, NULL
@@ -168,7 +220,6 @@ int
 main(int argc, char **argv)
 {
 	struct privsep		 ps;
-	struct passwd		*pw;
 	struct event_base	*base;
 	struct event		*ev, *hup;
 	struct timeval		 tv = { CHECK_INTERVAL, 0 };
@@ -183,9 +234,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "licensed: %s\n", why);
 		exit(EX_CONFIG);
 	}
-	queue_uid = ps.uid;
-	if (ps.as_root && (pw = getpwnam(ld.conf.queue_user)) != NULL)
-		queue_uid = pw->pw_uid;
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
 	sock = daemon_listen(&ld, &ps, "licensed.sock", 0666);
@@ -204,6 +252,7 @@ main(int argc, char **argv)
 	    evsignal_add(hup, NULL) == -1)
 		fatalx("cannot start the timers");
 	log_event("event=start files=%s", log_q(ld.conf.license_files));
+	qlink_start(base, &ld.conf, &queued_link);
 	event_base_dispatch(base);
 	log_event("event=stop");
 	return 0;

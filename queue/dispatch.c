@@ -24,6 +24,7 @@
 #include "store.h"
 #include "submit.h"
 #include "util.h"
+#include "websmtp.h"
 
 /* A message being created on one connection, not yet committed. */
 struct pending {
@@ -36,6 +37,8 @@ struct pending {
 struct conn_state {
 	int		 public;
 	int		 fetched;	/* a delivery agent: may hold messages */
+	enum delivery_channel channel;	/* its channel, from FETCH */
+	int		 licensed;	/* licensed: it tells the licence */
 	struct pending	*pending;
 };
 
@@ -73,6 +76,8 @@ queue_conn_closed(struct ipc_conn *c)
 	queue_commit_forget(c);
 	if (cs == NULL)
 		return;
+	if (cs->licensed)
+		websmtp_licence_lost();
 	if (cs->fetched) {
 		queue_wake_forget(c);
 		sched_release(c);
@@ -373,23 +378,31 @@ queue_sweep(time_t now)
 	}
 }
 
-/* FETCH: hand the oldest due message, read-only, with its due recipients. */
+/*
+ * FETCH {channel}: hand the oldest message with recipients due on the
+ * agent's channel, read-only, with those recipients.
+ */
 static void
 handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
 	struct ipc_frame	 rep;
 	struct qmsg		*m;
+	const char		*why;
+	uint32_t		 channel;
 	size_t			 i, n = 0;
-	int			 fd;
+	int			 fd, web_ok;
 
-	if (ipc_get_end(f) == -1) {
+	if (ipc_get_u32(f, &channel) == -1 || ipc_get_end(f) == -1 ||
+	    channel > CHANNEL_WEB) {
 		ipc_conn_close(c, "bad fetch frame");
 		return;
 	}
 	cs->fetched = 1;
+	cs->channel = channel;
 	queue_wake_forget(c);
 	queue_sweep(time(NULL));
-	if ((m = sched_take_due(c, time(NULL))) == NULL) {
+	web_ok = websmtp_ready(&why) == WEBSMTP_YES;
+	if ((m = sched_take_due(c, channel, web_ok, time(NULL))) == NULL) {
 		ipc_frame_init(&rep, IPC_NO_WORK, f->reqid);
 		ipc_conn_send(c, &rep, -1);
 		queue_wake_sleep(c);
@@ -409,6 +422,7 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	ipc_put_str(&rep, m->env.sender);
 	ipc_put_u64(&rep, m->env.size);
 	ipc_put_u32(&rep, n);
+	ipc_put_str(&rep, channel == CHANNEL_WEB ? websmtp_credential() : "");
 	ipc_conn_send(c, &rep, fd);
 	for (i = 0; i < m->env.nrcpt; i++) {
 		if (!m->handed[i])
@@ -422,21 +436,42 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	    log_q(c->peer), n);
 }
 
-/* REPORT {id, index, result, text}: record one recipient's outcome. */
+/* Log a result; relayd's failure that sends the recipient to WebSmtp too. */
+static void
+log_result(const struct qmsg *m, const struct rcpt *r,
+    const struct result_info *info, int to_web, const char *text)
+{
+	if (to_web)
+		log_event("event=websmtp id=%s to=%s reason=%s tries=%u "
+		    "reply=%s", m->env.id, log_q(r->addr), info->class,
+		    r->tries, log_q(text));
+	else
+		log_event("event=%s id=%s to=%s class=%s tries=%u%s reply=%s",
+		    info->event, m->env.id, log_q(r->addr), info->class,
+		    r->tries, r->via == CHANNEL_WEB ? " via=websmtp" : "",
+		    log_q(text));
+}
+
+/*
+ * REPORT {id, index, result, text, retry_after}: record one recipient's
+ * outcome.  relayd's unreachable or relay-refused may instead send the
+ * recipient to WebSmtp (websmtp.c).
+ */
 static void
 handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
 	char			 id[QUEUE_ID_LEN + 2], text[IPC_STR_MAX + 1];
-	uint32_t		 index, result;
+	uint32_t		 index, result, retry_after;
 	const struct result_info *info;
 	struct qmsg		*m;
 	struct rcpt		 saved, *r;
+	enum websmtp_verdict	 route;
+	int			 to_web;
 
-	(void)cs;
 	if (ipc_get_str(f, id, sizeof(id)) == -1 ||
 	    ipc_get_u32(f, &index) == -1 || ipc_get_u32(f, &result) == -1 ||
 	    ipc_get_str(f, text, sizeof(text)) == -1 ||
-	    ipc_get_end(f) == -1 ||
+	    ipc_get_u32(f, &retry_after) == -1 || ipc_get_end(f) == -1 ||
 	    (info = sched_result_info(result)) == NULL) {
 		ipc_conn_close(c, "bad report frame");
 		return;
@@ -451,10 +486,17 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	r = &m->env.rcpt[index];
 	saved = *r;
 	saved.error = xstrdup(saved.error);
-	sched_result(m, index, result, text, time(NULL));
-	log_event("event=%s id=%s to=%s class=%s tries=%u reply=%s",
-	    info->event, id, log_q(r->addr), info->class, r->tries,
-	    log_q(text));
+	route = cs->channel == CHANNEL_SMTP ?
+	    websmtp_route(&m->env, r, result) : WEBSMTP_NO;
+	to_web = route == WEBSMTP_YES;
+	if (route == WEBSMTP_LATER && result == RESULT_RELAY_REFUSED) {
+		result = RESULT_TEMP;	/* until licensed has spoken */
+		info = sched_result_info(result);
+	}
+	sched_result(m, index, result, text, retry_after, time(NULL));
+	if (to_web)
+		sched_to_web(m, index);
+	log_result(m, r, info, to_web, text);
 	if (envelope_done(&m->env) && message_done(m) == 0) {
 		free(saved.error);
 		ipc_conn_reply_ok(c, f->reqid);
@@ -474,8 +516,8 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	queue_commit_update(c, f->reqid);
 	if (r->state == RCPT_DEFERRED)
 		queue_wake_at(r->next_try);
-	if (m->owner == NULL)
-		queue_wake();	/* recipients due while c held it */
+	if (m->owner == NULL || to_web)
+		queue_wake();	/* due while c held it, or for webrelayd */
 }
 
 /* LIST: one LIST_MSG per message, its unsettled LIST_RCPTs, LIST_END. */
@@ -512,6 +554,7 @@ handle_list(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 			ipc_put_u32(&rep, r->state);
 			ipc_put_u64(&rep, r->next_try);
 			ipc_put_str(&rep, r->error);
+			ipc_put_u32(&rep, r->via);
 			ipc_conn_send(c, &rep, -1);
 		}
 	}
@@ -555,37 +598,54 @@ handle_delete(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	ipc_conn_reply_ok(c, f->reqid);
 }
 
+/* LICENSE_STATE from licensed, unasked: what WebSmtp may do. */
+static void
+handle_license_state(struct ipc_conn *c, struct ipc_frame *f,
+    struct conn_state *cs)
+{
+	if (websmtp_licence(f) == -1) {
+		ipc_conn_close(c, "bad license-state frame");
+		return;
+	}
+	cs->licensed = 1;
+	queue_wake();	/* recipients held for WebSmtp may go either way */
+}
+
 /*
- * Which socket may send a request: the private one, the public one,
- * smtpd's (which can only put messages in).
+ * Who may send a request: on the private socket an administrator (uid
+ * 0, queued's own), a delivery agent (relayd, webrelayd) or licensed,
+ * told apart by uid (queue_peer_roles); the public socket; smtpd's
+ * (which can only put messages in).
  */
-#define ON_PRIVATE	0x1
-#define ON_PUBLIC	0x2
-#define ON_SMTPD	0x4
-#define ON_ALL		(ON_PRIVATE | ON_PUBLIC | ON_SMTPD)
+#define ON_ADMIN	QUEUE_ROLE_ADMIN
+#define ON_AGENT	QUEUE_ROLE_AGENT
+#define ON_LICENSED	QUEUE_ROLE_LICENSED
+#define ON_PUBLIC	0x10
+#define ON_SMTPD	0x20
 
 static const struct {
 	uint32_t	 type;
-	int		 sockets;
+	int		 who;		/* ON_* that may send it */
 	void		(*handle)(struct ipc_conn *, struct ipc_frame *,
 			    struct conn_state *);
 } handlers[] = {
-	{ IPC_CREATE,		ON_PRIVATE | ON_SMTPD,	handle_create },
+	{ IPC_CREATE,		ON_ADMIN | ON_SMTPD,	handle_create },
 	{ IPC_SUBMIT,		ON_PUBLIC,		handle_create },
-	{ IPC_RCPT,		ON_ALL,			handle_rcpt },
-	{ IPC_COMMIT,		ON_PRIVATE | ON_SMTPD,	handle_commit },
+	{ IPC_RCPT,	ON_ADMIN | ON_PUBLIC | ON_SMTPD, handle_rcpt },
+	{ IPC_COMMIT,		ON_ADMIN | ON_SMTPD,	handle_commit },
 	{ IPC_SUBMIT_COMMIT,	ON_PUBLIC,		handle_submit_commit },
-	{ IPC_FETCH,		ON_PRIVATE,		handle_fetch },
-	{ IPC_REPORT,		ON_PRIVATE,		handle_report },
-	{ IPC_LIST,		ON_PRIVATE | ON_PUBLIC,	handle_list },
-	{ IPC_FLUSH,		ON_PRIVATE | ON_PUBLIC,	handle_flush },
-	{ IPC_DELETE,		ON_PRIVATE,		handle_delete },
+	{ IPC_FETCH,		ON_ADMIN | ON_AGENT,	handle_fetch },
+	{ IPC_REPORT,		ON_ADMIN | ON_AGENT,	handle_report },
+	{ IPC_LIST,		ON_ADMIN | ON_PUBLIC,	handle_list },
+	{ IPC_FLUSH,		ON_ADMIN | ON_PUBLIC,	handle_flush },
+	{ IPC_DELETE,		ON_ADMIN,		handle_delete },
+	{ IPC_LICENSE_STATE,	ON_ADMIN | ON_LICENSED,	handle_license_state },
 };
 
 static void
-dispatch(struct ipc_conn *c, struct ipc_frame *f, int socket)
+dispatch(struct ipc_conn *c, struct ipc_frame *f, int who)
 {
-	struct conn_state	*cs = conn_state(c, socket == ON_PUBLIC);
+	struct conn_state	*cs = conn_state(c, who == ON_PUBLIC);
 	size_t			 i;
 
 	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
@@ -593,7 +653,7 @@ dispatch(struct ipc_conn *c, struct ipc_frame *f, int socket)
 			break;
 	if (i == sizeof(handlers) / sizeof(handlers[0]))
 		ipc_conn_close(c, "unexpected frame type");
-	else if (!(handlers[i].sockets & socket))
+	else if (!(handlers[i].who & who))
 		ipc_conn_close(c, "request not allowed on this socket");
 	else
 		handlers[i].handle(c, f, cs);
@@ -604,7 +664,7 @@ dispatch(struct ipc_conn *c, struct ipc_frame *f, int socket)
 void
 queue_private_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
-	dispatch(c, f, ON_PRIVATE);
+	dispatch(c, f, queue_peer_roles(c->uid));
 }
 
 void

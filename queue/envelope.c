@@ -178,6 +178,8 @@ envelope_write(const struct envelope *env, FILE *fp)
 		put_escaped(fp, r->error);
 		if (r->status[0] != '\0')
 			fprintf(fp, " %s", r->status);
+		if (r->status[0] != '\0' && r->via == CHANNEL_WEB)
+			fprintf(fp, " websmtp");
 		fputc('\n', fp);
 	}
 	fprintf(fp, "end\n");
@@ -239,11 +241,11 @@ parse_state(const char *s, enum rcpt_state *state)
 	return -1;
 }
 
-/* "rcpt STATE TRIES NEXT_TRY ADDR ERROR [STATUS]" */
+/* "rcpt STATE TRIES NEXT_TRY ADDR ERROR [STATUS [websmtp]]" */
 static int
 parse_rcpt(struct envelope *env, char *value)
 {
-	char		*f[5], *p = value;
+	char		*f[5], *p = value, *via = NULL;
 	long long	 tries, next;
 	enum rcpt_state	 state;
 	struct rcpt	*r;
@@ -252,6 +254,11 @@ parse_rcpt(struct envelope *env, char *value)
 	for (i = 0; i < 5; i++)
 		if ((f[i] = strsep(&p, " ")) == NULL || *f[i] == '\0')
 			return -1;
+	if (p != NULL && (via = strchr(p, ' ')) != NULL) {
+		*via++ = '\0';
+		if (strcmp(via, "websmtp") != 0)
+			return -1;
+	}
 	if ((p != NULL && !status_valid(p)) ||
 	    parse_state(f[0], &state) == -1 ||
 	    parse_number(f[1], 0, 1000000, &tries) == -1 ||
@@ -266,6 +273,7 @@ parse_rcpt(struct envelope *env, char *value)
 	envelope_set_error(r, f[4]);
 	if (p != NULL)
 		strlcpy(r->status, p, sizeof(r->status));
+	r->via = via != NULL ? CHANNEL_WEB : CHANNEL_SMTP;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ipc.h"	/* QUEUE_ID_LEN */
+#include "result.h"
 
 #define RCPT_STATUS_LEN	10	/* "5.123.456" and a NUL */
 
@@ -26,6 +27,7 @@ struct rcpt {
 	time_t		 next_try;
 	char		*error;		/* last remote reply or reason; "" */
 	char		 status[RCPT_STATUS_LEN];	/* RFC 3463, or "" */
+	enum delivery_channel via;	/* who delivers it: relayd, WebSmtp */
 };
 
 struct envelope {

@@ -11,8 +11,10 @@
  *	their per-recipient results, retries with back-off, expires what
  *	stayed too long and bounces what failed to its sender.  Two sockets
  *	in run_directory:
- *	queued.sock	for the other daemons and ferry-control (uid 0,
- *			queued's own, or relay_user's), see doc/ipc.md;
+ *	queued.sock	for ferry-control (uid 0, queued's own), the
+ *			delivery agents (relay_user's, webrelay_user's uid:
+ *			FETCH and REPORT) and licensed (license_user's uid:
+ *			LICENSE_STATE), see doc/ipc.md;
  *	submit.sock	for local submission by sendmail, any local user; the
  *			peer uid goes into the Received header and the log;
  *	smtpd/queued.sock  for smtpd (uid 0, queued's own, or smtpd_user's):
@@ -23,7 +25,8 @@
  *	myhostname, myorigin, max_message_size, max_recipients,
  *	queue_min_free, retry_min, retry_max, queue_lifetime,
  *	bounce_lifetime, delay_warning_time, queue_user, relay_user,
- *	smtpd_user.
+ *	webrelay_user, license_user, smtpd_user, accepted_domains and
+ *	webrelay* (the WebSmtp policy, websmtp.c).
  *
  * FILES AND PRIVILEGES
  *	Started as root, it binds its sockets, hands the spool to queue_user,
@@ -61,13 +64,22 @@
 
 static struct daemon_ctx	 qd;
 static struct event_base	*qbase;
-static uid_t			 relay_uid;	/* relayd's, on queued.sock */
+static uid_t			 relay_uid, web_uid;	/* agents */
+static uid_t			 license_uid;	/* licensed's */
 static uid_t			 smtpd_uid;	/* smtpd's, on smtpd/queued.sock */
+
+int
+queue_peer_roles(uid_t uid)
+{
+	return (uid == 0 || uid == geteuid() ? QUEUE_ROLE_ADMIN : 0) |
+	    (uid == relay_uid || uid == web_uid ? QUEUE_ROLE_AGENT : 0) |
+	    (uid == license_uid ? QUEUE_ROLE_LICENSED : 0);
+}
 
 static int
 allow_daemon_uid(uid_t uid)
 {
-	return uid == 0 || uid == geteuid() || uid == relay_uid;
+	return queue_peer_roles(uid) != 0;
 }
 
 static int
@@ -127,29 +139,34 @@ make_spool(const struct privsep *ps)
 }
 
 /*
- * Started as root, relayd runs as relay_user and must reach queued.sock:
- * its uid is admitted and the socket's group becomes its group, mode
- * 0660.  Otherwise every daemon runs as the invoking user, queued's own.
+ * The uid a daemon runs as: its user's when started as root, else the
+ * invoking user's (everything runs as one user then).
  */
-static void
-admit_relayd(const struct privsep *ps)
+static uid_t
+daemon_uid(const struct privsep *ps, const char *user)
 {
 	struct passwd	*pw;
-	char		 path[PATH_MAX];
 
-	relay_uid = ps->uid;
 	if (!ps->as_root)
-		return;
-	if ((pw = getpwnam(qd.conf.relay_user)) == NULL) {
-		log_warnx("unknown relay_user %s: relayd cannot connect",
-		    qd.conf.relay_user);
-		return;
+		return ps->uid;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("unknown user %s: its daemon cannot reach queued",
+		    user);
+		return 0;	/* root: admitted anyway */
 	}
-	relay_uid = pw->pw_uid;
-	if (path_join(path, sizeof(path), qd.conf.run_directory,
-	    "queued.sock") == -1 || chown(path, ps->uid, pw->pw_gid) == -1 ||
-	    chmod(path, 0660) == -1)
-		fatal("cannot open queued.sock to %s", qd.conf.relay_user);
+	return pw->pw_uid;
+}
+
+/*
+ * relayd, webrelayd and licensed reach queued.sock as their own users:
+ * the socket is 0666 and SO_PEERCRED decides (queue_peer_roles).
+ */
+static void
+admit_daemons(const struct privsep *ps)
+{
+	relay_uid = daemon_uid(ps, qd.conf.relay_user);
+	web_uid = daemon_uid(ps, qd.conf.webrelay_user);
+	license_uid = daemon_uid(ps, qd.conf.license_user);
 }
 
 int
@@ -166,8 +183,8 @@ main(int argc, char **argv)
 	make_spool(&ps);
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
-	private_sock = daemon_listen(&qd, &ps, "queued.sock", 0600);
-	admit_relayd(&ps);
+	private_sock = daemon_listen(&qd, &ps, "queued.sock", 0666);
+	admit_daemons(&ps);
 	public_sock = daemon_listen(&qd, &ps, "submit.sock", 0666);
 	smtpd_sock = daemon_listen_for_smtpd(&qd, &ps, "queued.sock",
 	    &smtpd_uid);

@@ -4,6 +4,8 @@
 #ifndef FERRY_QUEUED_H
 #define FERRY_QUEUED_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <time.h>
 
@@ -15,6 +17,12 @@
 
 /* queued.c */
 const struct config *queue_conf(void);
+
+/* Who a peer on queued.sock is, by uid: any of these bits. */
+#define QUEUE_ROLE_ADMIN	0x1	/* uid 0, queued's own: everything */
+#define QUEUE_ROLE_AGENT	0x2	/* relayd, webrelayd: FETCH, REPORT */
+#define QUEUE_ROLE_LICENSED	0x4	/* licensed: LICENSE_STATE */
+int	 queue_peer_roles(uid_t);
 
 /* dispatch.c: requests from the other daemons and from sendmail */
 void	 queue_private_frame(struct ipc_conn *, struct ipc_frame *);

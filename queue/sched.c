@@ -120,21 +120,48 @@ sched_first_due(time_t now)
 }
 
 /*
- * Hand the oldest message with due recipients to owner; its due
- * recipients are marked in m->handed.  NULL if nothing is due.
+ * Is r due now for an agent of channel ch?  A recipient sent to WebSmtp
+ * goes back to relayd when WebSmtp may not be used any more (web_ok 0:
+ * the licence ended, webrelay = no).
+ */
+static int
+rcpt_due_on(const struct rcpt *r, enum delivery_channel ch, int web_ok,
+    time_t now)
+{
+	if (!rcpt_due(r, now))
+		return 0;
+	if (r->via == CHANNEL_WEB && !web_ok)
+		return ch == CHANNEL_SMTP;
+	return r->via == ch;
+}
+
+/*
+ * Hand the oldest message with recipients due on channel ch to owner;
+ * those recipients are marked in m->handed.  NULL if nothing is due.
  */
 struct qmsg *
-sched_take_due(void *owner, time_t now)
+sched_take_due(void *owner, enum delivery_channel ch, int web_ok, time_t now)
 {
 	struct qmsg	*m;
-	size_t		 i;
+	size_t		 i, n;
 
-	if ((m = sched_first_due(now)) == NULL)
-		return NULL;
-	for (i = 0; i < m->env.nrcpt; i++)
-		m->handed[i] = rcpt_due(&m->env.rcpt[i], now);
-	m->owner = owner;
-	return m;
+	TAILQ_FOREACH(m, &sched_list, by_arrival) {
+		if (m->owner != NULL)
+			continue;
+		for (n = 0, i = 0; i < m->env.nrcpt; i++) {
+			m->handed[i] = rcpt_due_on(&m->env.rcpt[i], ch, web_ok,
+			    now);
+			n += m->handed[i];
+		}
+		if (n == 0)
+			continue;
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->handed[i])
+				m->env.rcpt[i].via = ch;
+		m->owner = owner;
+		return m;
+	}
+	return NULL;
 }
 
 /* The earliest retry time after now of a deferred recipient; 0 if none. */
@@ -170,9 +197,14 @@ sched_release(void *owner)
 	}
 }
 
-/* Wait before the next try: the message's age, clamped, with ±10 % jitter. */
+#define RETRY_AFTER_MAX	86400	/* an agent's Retry-After, believed up to */
+
+/*
+ * Wait before the next try: the message's age, clamped, with ±10 %
+ * jitter; at least what the remote side asked for (Retry-After).
+ */
 static time_t
-sched_backoff(const struct envelope *env, time_t now)
+sched_backoff(const struct envelope *env, time_t now, uint32_t retry_after)
 {
 	long long	 delay = now - env->arrival;
 
@@ -181,6 +213,11 @@ sched_backoff(const struct envelope *env, time_t now)
 	if (delay > sched_conf->retry_max)
 		delay = sched_conf->retry_max;
 	delay = delay * (90 + (long long)arc4random_uniform(21)) / 100;
+	if (retry_after > RETRY_AFTER_MAX)
+		retry_after = RETRY_AFTER_MAX;
+	/* now is whole seconds: one more, so the wait is never shorter */
+	if (retry_after > 0 && delay <= (long long)retry_after)
+		delay = retry_after + 1;
 	return now + (delay > 0 ? delay : 1);
 }
 
@@ -201,9 +238,33 @@ sched_result_info(uint32_t result)
 	return &results[result];
 }
 
+/*
+ * Recipients of one message deferred in the same attempt (same tries,
+ * same channel) are retried together, at the time the first one got:
+ * one retry then carries them all, and for WebSmtp one post (with its
+ * Idempotency-Key) stays one post.
+ */
+static void
+retry_together(struct qmsg *m, size_t i)
+{
+	struct rcpt	*r = &m->env.rcpt[i], *o;
+	size_t		 j;
+
+	for (j = 0; j < m->env.nrcpt; j++) {
+		o = &m->env.rcpt[j];
+		if (j != i && o->state == RCPT_DEFERRED &&
+		    o->tries == r->tries && o->via == r->via &&
+		    !m->handed[j]) {
+			r->next_try = o->next_try;
+			return;
+		}
+	}
+}
+
+/* Record a result; retry_after (seconds) delays a temporary failure. */
 void
 sched_result(struct qmsg *m, size_t i, enum delivery_result result,
-    const char *text, time_t now)
+    const char *text, uint32_t retry_after, time_t now)
 {
 	struct rcpt	*r = &m->env.rcpt[i];
 
@@ -220,13 +281,25 @@ sched_result(struct qmsg *m, size_t i, enum delivery_result result,
 	case RESULT_TEMP:
 	case RESULT_UNREACHABLE:
 		r->state = RCPT_DEFERRED;
-		r->next_try = sched_backoff(&m->env, now);
+		r->next_try = sched_backoff(&m->env, now, retry_after);
+		retry_together(m, i);
 		break;
 	case RESULT_PERM:
 	case RESULT_RELAY_REFUSED:
 		r->state = RCPT_FAILED;
 		break;
 	}
+}
+
+/* After sched_result(): the recipient goes to WebSmtp, due now. */
+void
+sched_to_web(struct qmsg *m, size_t i)
+{
+	struct rcpt	*r = &m->env.rcpt[i];
+
+	r->via = CHANNEL_WEB;
+	r->state = RCPT_DEFERRED;
+	r->next_try = 0;
 }
 
 /*

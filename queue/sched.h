@@ -14,15 +14,7 @@
 
 #include "config.h"
 #include "envelope.h"
-
-/* What a delivery agent reports for one recipient (doc/ipc.md). */
-enum delivery_result {
-	RESULT_DELIVERED = 0,
-	RESULT_TEMP = 1,		/* 4xx: deferred */
-	RESULT_PERM = 2,		/* 5xx: failed */
-	RESULT_UNREACHABLE = 3,		/* no server answered: deferred */
-	RESULT_RELAY_REFUSED = 4	/* the server will not relay: failed */
-};
+#include "result.h"
 
 struct result_info {
 	const char	*event;		/* delivered, deferred or failed */
@@ -45,13 +37,14 @@ struct qmsg	*sched_find(const char *);
 struct qmsg	*sched_first(void);
 struct qmsg	*sched_next(struct qmsg *);
 struct qmsg	*sched_first_due(time_t);
-struct qmsg	*sched_take_due(void *, time_t);
+struct qmsg	*sched_take_due(void *, enum delivery_channel, int, time_t);
 time_t		 sched_next_retry(time_t);
 void		 sched_release(void *);
 int		 sched_expire(struct qmsg *, time_t);
 const struct result_info *sched_result_info(uint32_t);
 void		 sched_result(struct qmsg *, size_t, enum delivery_result,
-		    const char *, time_t);
+		    const char *, uint32_t, time_t);
+void		 sched_to_web(struct qmsg *, size_t);
 void		 sched_flush(void);
 size_t		 sched_count(void);
 

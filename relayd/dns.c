@@ -178,8 +178,8 @@ lookup_smarthost(const char *host, int port, struct relay_addr *out)
 
 /*
  * The addresses to try for a route, best first.  Returns how many; with
- * 0, *klass (RELAY_PERM for a domain that does not exist or takes no
- * mail, RELAY_UNREACHABLE otherwise) and why say what went wrong.
+ * 0, *klass (RESULT_PERM for a domain that does not exist or takes no
+ * mail, RESULT_UNREACHABLE otherwise) and why say what went wrong.
  */
 int
 dns_destination(const struct route *r, const char *domain, int mx_port,
@@ -190,7 +190,7 @@ dns_destination(const struct route *r, const char *domain, int mx_port,
 	int		 port = r->kind == ROUTE_MX ? mx_port : r->port;
 	int		 i, n = 0, nmx;
 
-	*klass = RELAY_UNREACHABLE;
+	*klass = RESULT_UNREACHABLE;
 	if (r->kind == ROUTE_SMARTHOST) {
 		/* An address literal needs no lookup at all. */
 		if (!is_ip_literal(name))
@@ -202,7 +202,7 @@ dns_destination(const struct route *r, const char *domain, int mx_port,
 		n = lookup_literal(name, port, out);
 	else if ((nmx = lookup_mx(name, mx)) == -1) {
 		if (h_errno == HOST_NOT_FOUND) {
-			*klass = RELAY_PERM;
+			*klass = RESULT_PERM;
 			snprintf(why, whylen, "domain %s not found", name);
 			return 0;
 		}
@@ -210,7 +210,7 @@ dns_destination(const struct route *r, const char *domain, int mx_port,
 		    hstrerror(h_errno));
 		return 0;
 	} else if (nmx == 1 && mx[0].host[0] == '\0') {
-		*klass = RELAY_PERM;
+		*klass = RESULT_PERM;
 		snprintf(why, whylen, "%s does not accept mail (null MX)", name);
 		return 0;
 	} else if (nmx == 0)

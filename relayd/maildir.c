@@ -119,7 +119,7 @@ maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 	int		 fd;
 
 	if (maildir_path(tmpl, rc->addr, dir, sizeof(dir), &why) == -1) {
-		rc->result = RELAY_PERM;
+		rc->result = RESULT_PERM;
 		strlcpy(rc->reply, why, sizeof(rc->reply));
 		return;
 	}
@@ -138,7 +138,7 @@ maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
 	    copy_message(fd, job->fd, head) == -1 || fsync(fd) == -1 ||
 	    link(tmp, new) == -1) {
-		rc->result = RELAY_TEMP;	/* disk full, permissions: fixable */
+		rc->result = RESULT_TEMP;	/* disk full, permissions: fixable */
 		snprintf(rc->reply, sizeof(rc->reply),
 		    "451 4.3.0 Maildir delivery to %.300s failed: %s", dir,
 		    strerror(errno));
@@ -152,7 +152,7 @@ maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 	unlink(tmp);
 	snprintf(new, sizeof(new), "%s/new", dir);
 	fsync_dir(new);
-	rc->result = RELAY_DELIVERED;
+	rc->result = RESULT_DELIVERED;
 	snprintf(rc->reply, sizeof(rc->reply), "250 2.0.0 delivered to %.400s/new",
 	    dir);
 }

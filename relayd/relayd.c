@@ -44,17 +44,15 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "agent.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "ipc_server.h"
 #include "log.h"
 #include "privsep.h"
+#include "qlink.h"
 #include "relayd.h"
 #include "util.h"
-
-#define RECONNECT_SECONDS	1
-#define POLL_SECONDS		5	/* FETCH again even without a WAKE */
-#define QUEUED_TIMEOUT		30
 
 /* A job waiting for, or held by, a delivery process. */
 struct mjob {
@@ -80,31 +78,13 @@ static struct event_base	*rbase;
 static TAILQ_HEAD(, mjob)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
 static size_t			 nworkers, nwaiting;
-static int			 qsock = -1;	/* queued */
-static struct event		*qev, *retry_ev;
-static uint32_t			 fetch_reqid, next_reqid = 1;
-
-static void	 fetch_more(void);
-static void	 queued_connect(evutil_socket_t, short, void *);
 
 /* Send one recipient's result to queued. */
 static void
 report(const struct relay_job *job, uint32_t index, int result,
     const char *text)
 {
-	struct ipc_frame	*f;
-
-	if (qsock == -1)
-		return;		/* queued will hand the message out again */
-	f = xmalloc(sizeof(*f));
-	ipc_frame_init(f, IPC_REPORT, next_reqid++);
-	ipc_put_str(f, job->id);
-	ipc_put_u32(f, index);
-	ipc_put_u32(f, result);
-	ipc_put_str(f, text);
-	if (ipc_send(qsock, f, -1) == -1)
-		log_warn("id=%s report to queued", job->id);
-	free(f);
+	agent_report(job->id, index, result, text, 0);
 }
 
 static void
@@ -133,8 +113,7 @@ close_inherited(void)
 {
 	struct worker	*w;
 
-	if (qsock != -1)
-		close(qsock);
+	qlink_close_in_child();
 	TAILQ_FOREACH(w, &workers, entry)
 		close(w->sock);
 }
@@ -184,7 +163,7 @@ worker_close(struct worker *w, const char *why)
 
 	if (mj != NULL) {
 		for (i = mj->reported; i < mj->job.nrcpt; i++)
-			report(&mj->job, mj->job.rcpt[i].index, RELAY_TEMP, why);
+			report(&mj->job, mj->job.rcpt[i].index, RESULT_TEMP, why);
 		mjob_free(mj);
 	}
 	TAILQ_REMOVE(&workers, w, entry);
@@ -262,7 +241,7 @@ worker_readable(evutil_socket_t fd, short events, void *arg)
 		w->job = NULL;
 		w->idle_since = time(NULL);
 		dispatch_jobs();
-		fetch_more();
+		agent_fetch();
 	} else
 		worker_close(w, "bad frame from delivery process");
 	free(f);
@@ -280,7 +259,7 @@ dest_key(const char *route, const char *domain, char *buf, size_t size)
 
 static struct mjob *
 find_or_add_job(struct mjob **jobs, size_t *njobs, const char *id,
-    const char *sender, off_t size, int fd, const char *domain)
+    const char *sender, uint64_t size, int fd, const char *domain)
 {
 	const char	*route = routes_lookup(&rd.conf, domain);
 	char		 dest[sizeof(jobs[0]->dest)];
@@ -318,153 +297,60 @@ job_add_rcpt(struct mjob *mj, uint32_t index, const char *addr)
 	r->result = -1;
 }
 
-/* WORK {id, sender, size, n} + fd, then n WORK_RCPT: split by destination. */
+/* A message from queued: one job per destination, waiting for a process. */
 static void
-take_work(struct ipc_frame *f)
+take_work(struct agent_work *w)
 {
-	char		 id[QUEUE_ID_LEN + 1], sender[IPC_STR_MAX + 1];
-	char		 addr[IPC_STR_MAX + 1];
 	const char	*at;
 	struct mjob	**jobs;
 	size_t		 njobs = 0, i;
-	uint64_t	 size;
-	uint32_t	 n, index;
-	int		 fd = f->fd;
 
-	if (fd == -1 || ipc_get_str(f, id, sizeof(id)) == -1 ||
-	    ipc_get_str(f, sender, sizeof(sender)) == -1 ||
-	    ipc_get_u64(f, &size) == -1 || ipc_get_u32(f, &n) == -1 ||
-	    ipc_get_end(f) == -1)
-		fatalx("bad work frame from queued");
-	jobs = xcalloc(n, sizeof(*jobs));
-	for (i = 0; i < n; i++) {
-		if (ipc_recv(qsock, f) != 1 || f->type != IPC_WORK_RCPT ||
-		    ipc_get_u32(f, &index) == -1 ||
-		    ipc_get_str(f, addr, sizeof(addr)) == -1 ||
-		    ipc_get_end(f) == -1)
-			fatalx("bad work-rcpt frame from queued");
-		at = strrchr(addr, '@');
-		job_add_rcpt(find_or_add_job(jobs, &njobs, id, sender, size,
-		    fd, at != NULL ? at + 1 : rd.conf.myhostname), index, addr);
+	jobs = xcalloc(w->nrcpt, sizeof(*jobs));
+	for (i = 0; i < w->nrcpt; i++) {
+		at = strrchr(w->rcpt[i].addr, '@');
+		job_add_rcpt(find_or_add_job(jobs, &njobs, w->id, w->sender,
+		    w->size, w->fd, at != NULL ? at + 1 : rd.conf.myhostname),
+		    w->rcpt[i].index, w->rcpt[i].addr);
 	}
-	close(fd);
 	for (i = 0; i < njobs; i++) {
 		TAILQ_INSERT_TAIL(&waiting, jobs[i], entry);
 		nwaiting++;
 	}
 	free(jobs);
-	log_event("event=work id=%s nrcpt=%u destinations=%zu", id, n, njobs);
+	log_event("event=work id=%s nrcpt=%zu destinations=%zu", w->id,
+	    w->nrcpt, njobs);
+	agent_work_free(w);
+	dispatch_jobs();
 }
 
-/* Ask for more work while there is room for it. */
-static void
-fetch_more(void)
+/* Room for more work while fewer jobs wait than processes may run. */
+static int
+has_room(void)
 {
-	struct ipc_frame	*f;
-
-	if (qsock == -1 || fetch_reqid != 0 ||
-	    nwaiting >= (size_t)rd.conf.relay_max_processes)
-		return;
-	f = xmalloc(sizeof(*f));
-	fetch_reqid = next_reqid++;
-	ipc_frame_init(f, IPC_FETCH, fetch_reqid);
-	if (ipc_send(qsock, f, -1) == -1) {
-		log_warn("fetch from queued");
-		fetch_reqid = 0;
-	}
-	free(f);
+	return nwaiting < (size_t)rd.conf.relay_max_processes;
 }
 
+/* queued went away: it hands out again what waits here. */
 static void
 queued_lost(void)
 {
 	struct mjob	*mj;
 
-	log_warnx("lost queued; reconnecting");
-	event_free(qev);
-	close(qsock);
-	qsock = -1;
-	fetch_reqid = 0;
 	while ((mj = TAILQ_FIRST(&waiting)) != NULL) {
 		TAILQ_REMOVE(&waiting, mj, entry);
 		nwaiting--;
 		mjob_free(mj);
 	}
-	event_add(retry_ev, &(struct timeval){ RECONNECT_SECONDS, 0 });
 }
 
-static void
-queued_readable(evutil_socket_t fd, short events, void *arg)
-{
-	struct ipc_frame	*f;
-	char			 text[IPC_STR_MAX + 1];
-	uint32_t		 class;
+static const struct agent_ops	 relay_agent = {
+	"relayd", CHANNEL_SMTP, has_room, take_work, queued_lost
+};
 
-	(void)fd;
-	(void)events;
-	(void)arg;
-	f = xmalloc(sizeof(*f));
-	if (ipc_recv(qsock, f) != 1) {
-		free(f);
-		queued_lost();
-		return;
-	}
-	if (f->type == IPC_WORK && f->reqid == fetch_reqid) {
-		fetch_reqid = 0;
-		take_work(f);
-		dispatch_jobs();
-		fetch_more();
-	} else if (f->type == IPC_NO_WORK && f->reqid == fetch_reqid)
-		fetch_reqid = 0;
-	else if (f->type == IPC_WAKE)
-		fetch_more();
-	else if (f->type == IPC_ERROR && ipc_get_u32(f, &class) == 0 &&
-	    ipc_get_str(f, text, sizeof(text)) == 0) {
-		log_warnx("queued: %s", text);
-		if (f->reqid == fetch_reqid)
-			fetch_reqid = 0;
-	} else if (f->type != IPC_OK && f->fd != -1)
-		close(f->fd);
-	free(f);
-}
-
-static void
-queued_connect(evutil_socket_t fd, short events, void *arg)
-{
-	static int	 said;	/* warn once per outage */
-	char		 path[PATH_MAX];
-
-	(void)fd;
-	(void)events;
-	(void)arg;
-	if (path_join(path, sizeof(path), rd.conf.run_directory,
-	    "queued.sock") == -1)
-		fatalx("run_directory too long");
-	if ((qsock = ipc_connect(path, QUEUED_TIMEOUT)) == -1 ||
-	    ipc_hello(qsock, "relayd") == -1) {
-		if (!said)
-			log_warn("cannot reach queued at %s; retrying", path);
-		said = 1;
-		if (qsock != -1)
-			close(qsock);
-		qsock = -1;
-		event_add(retry_ev, &(struct timeval){ RECONNECT_SECONDS, 0 });
-		return;
-	}
-	qev = event_new(rbase, qsock, EV_READ | EV_PERSIST, queued_readable,
-	    NULL);
-	if (qev == NULL || event_add(qev, NULL) == -1)
-		fatalx("event_new");
-	said = 0;
-	log_event("event=connect-queued");
-	fetch_more();
-}
-
-/* Every second: close idle processes, reap dead ones, poll for work. */
+/* Every second: close idle processes, reap dead ones. */
 static void
 on_tick(evutil_socket_t fd, short events, void *arg)
 {
-	static time_t	 last_poll;
 	struct worker	*w, *next;
 	time_t		 now = time(NULL);
 
@@ -479,10 +365,6 @@ on_tick(evutil_socket_t fd, short events, void *arg)
 	}
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-	if (now - last_poll >= POLL_SECONDS) {
-		last_poll = now;
-		fetch_more();
-	}
 }
 
 /* At exit: deliveries in progress are cut; queued retries them. */
@@ -565,13 +447,12 @@ main(int argc, char **argv)
 	if ((rbase = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	daemon_ping_serve(rbase, ping_sock, "relayd");
-	retry_ev = evtimer_new(rbase, queued_connect, NULL);
 	daemon_signals(rbase);
 	tick = event_new(rbase, -1, EV_PERSIST, on_tick, NULL);
 	if (tick == NULL || event_add(tick, &(struct timeval){ 1, 0 }) == -1)
 		fatalx("cannot start timer");
 	log_event("event=start");
-	queued_connect(-1, 0, NULL);
+	agent_start(rbase, &rd.conf, &relay_agent);
 	event_base_dispatch(rbase);
 	log_event("event=stop");
 	stop_workers();

@@ -10,21 +10,14 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "result.h"
 #include "route.h"
 
-/* Delivery results, as in IPC_REPORT (doc/ipc.md). */
-enum relay_result {
-	RELAY_DELIVERED = 0,
-	RELAY_TEMP = 1,
-	RELAY_PERM = 2,
-	RELAY_UNREACHABLE = 3,
-	RELAY_REFUSED = 4
-};
 
 struct relay_rcpt {
 	uint32_t	 index;		/* in the queued envelope */
 	char		*addr;
-	int		 result;	/* enum relay_result, or -1: not yet */
+	int		 result;	/* enum delivery_result, or -1: not yet */
 	char		 reply[512];
 };
 

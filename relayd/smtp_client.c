@@ -49,7 +49,7 @@ relay_result_name(int result)
 		"delivered", "temp", "perm", "unreachable", "relay-refused"
 	};
 
-	return result >= 0 && result <= RELAY_REFUSED ? names[result] : "?";
+	return result >= 0 && result <= RESULT_RELAY_REFUSED ? names[result] : "?";
 }
 
 /*
@@ -77,14 +77,14 @@ static int
 classify(const struct smtp_reply *r, enum smtp_stage stage)
 {
 	if (r->code == 0)
-		return RELAY_TEMP;	/* lost the connection mid-way */
+		return RESULT_TEMP;	/* lost the connection mid-way */
 	if (r->code < 400)
-		return RELAY_DELIVERED;
+		return RESULT_DELIVERED;
 	if (r->code < 500)
-		return RELAY_TEMP;
+		return RESULT_TEMP;
 	if (stage != STAGE_DATA && is_relay_refusal(r))
-		return RELAY_REFUSED;
-	return RELAY_PERM;
+		return RESULT_RELAY_REFUSED;
+	return RESULT_PERM;
 }
 
 /* relay_helo_name, relay_tls and its CA file, relay_command_timeout. */
@@ -117,7 +117,7 @@ session_setup(struct smtp_session *s, const struct relay_auth *auth,
 	struct smtp_reply	 r;
 	SSL			*ssl = NULL;
 
-	*klass = RELAY_UNREACHABLE;
+	*klass = RESULT_UNREACHABLE;
 	if (smtp_greet(&s->conn, host, &r, why, whylen) == -1)
 		return -1;
 	if (s->conn.tls && (ssl = s->conn.io.ssl) != NULL)
@@ -128,7 +128,7 @@ session_setup(struct smtp_session *s, const struct relay_auth *auth,
 	    (s->conn.ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN)) &&
 	    smtp_auth(&s->conn, auth->user, auth->password, &r) == -1) {
 		/* Wrong credentials are ours to fix: retry later. */
-		*klass = RELAY_TEMP;
+		*klass = RESULT_TEMP;
 		strlcpy(why, r.text, whylen);
 		return -1;
 	}
@@ -149,7 +149,7 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 	int			 n, i;
 
 	if (policy_init(conf, why, whylen) == -1) {
-		*klass = RELAY_UNREACHABLE;
+		*klass = RESULT_UNREACHABLE;
 		return NULL;
 	}
 	n = dns_destination(route, domain, conf->relay_mx_port, addrs, klass,
@@ -165,7 +165,7 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 		    conf->relay_connect_timeout) == -1) {
 			snprintf(why, whylen, "connect to %s: %s",
 			    addrs[i].peer, strerror(errno));
-			*klass = RELAY_UNREACHABLE;
+			*klass = RESULT_UNREACHABLE;
 			continue;
 		}
 		log_event("event=connect relay=%s", addrs[i].peer);
@@ -374,7 +374,7 @@ smtp_deliver(struct smtp_session *s, struct relay_job *job)
 	data = &r[job->nrcpt + 1];
 	if (envelope_dialogue(s, job, r) == -1) {
 		s->broken = 1;
-		set_all(job, 0, RELAY_TEMP, "lost the connection");
+		set_all(job, 0, RESULT_TEMP, "lost the connection");
 		goto done;
 	}
 	accepted = envelope_results(job, r);
@@ -390,7 +390,7 @@ smtp_deliver(struct smtp_session *s, struct relay_job *job)
 	if (send_body(s, job->fd) == -1 ||
 	    io_read_reply(&s->conn.io, &final, s->conf->relay_data_timeout) == -1) {
 		s->broken = 1;
-		set_all(job, 1, RELAY_TEMP, "lost the connection during DATA");
+		set_all(job, 1, RESULT_TEMP, "lost the connection during DATA");
 		goto done;
 	}
 	set_all(job, 1, classify(&final, STAGE_DATA), final.text);

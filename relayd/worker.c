@@ -87,10 +87,10 @@ log_results(const struct relay_job *job, const char *relay)
 
 	for (i = 0; i < job->nrcpt; i++) {
 		r = &job->rcpt[i];
-		if (r->result == RELAY_DELIVERED)
+		if (r->result == RESULT_DELIVERED)
 			event = "delivered";
-		else if (r->result == RELAY_TEMP ||
-		    r->result == RELAY_UNREACHABLE)
+		else if (r->result == RESULT_TEMP ||
+		    r->result == RESULT_UNREACHABLE)
 			event = "deferred";
 		else
 			event = "failed";
@@ -113,7 +113,7 @@ worker_main(int sock, const struct config *conf, const struct relay_auth *auth)
 	signal(SIGPIPE, SIG_IGN);
 	while (job_recv(sock, &job) == 1) {
 		if (route_parse(job.route, &route, &why) == -1)
-			fail_all(&job, RELAY_TEMP, why);
+			fail_all(&job, RESULT_TEMP, why);
 		else if (route.kind == ROUTE_MAILDIR)
 			maildir_deliver(&job, &route);
 		else

@@ -37,6 +37,7 @@
 #include "addr.h"
 #include "config.h"
 #include "ipc.h"
+#include "result.h"
 #include "util.h"
 
 #define IPC_TIMEOUT	300	/* seconds; a commit of a large message syncs */
@@ -397,7 +398,7 @@ static void
 print_recipient(void)
 {
 	char		 addr[IPC_STR_MAX + 1], error[IPC_STR_MAX + 1];
-	uint32_t	 state;
+	uint32_t	 state, via;
 	uint64_t	 next;
 	const char	*note;
 
@@ -405,10 +406,11 @@ print_recipient(void)
 	    ipc_get_str(&rep, addr, sizeof(addr)) == -1 ||
 	    ipc_get_u32(&rep, &state) == -1 || ipc_get_u64(&rep, &next) == -1 ||
 	    ipc_get_str(&rep, error, sizeof(error)) == -1 ||
-	    ipc_get_end(&rep) == -1)
+	    ipc_get_u32(&rep, &via) == -1 || ipc_get_end(&rep) == -1)
 		die(EX_PROTOCOL, "bad reply from the queue");
 	if ((note = state_note(state)) != NULL && error[0] != '\0')
-		printf("%46s(%s: %s)\n", "", note, safe(error));
+		printf("%46s(%s%s: %s)\n", "", note,
+		    via == CHANNEL_WEB ? " via WebSmtp" : "", safe(error));
 	printf("%46s%s\n", "", safe(addr));
 }
 

@@ -47,6 +47,8 @@ LIST_END = 33
 FLUSH = 34
 DELETE = 35
 WAKE = 36
+LICENSE_QUERY = 60
+LICENSE_STATE = 61
 
 NAMES = {v: k for k, v in dict(globals()).items()
      if k.isupper() and isinstance(v, int) and not k.startswith("TAG_")
@@ -54,6 +56,7 @@ NAMES = {v: k for k, v in dict(globals()).items()
 
 # Report results and recipient states.
 DELIVERED, TEMPFAIL, PERMFAIL, UNREACHABLE, RELAY_REFUSED = 0, 1, 2, 3, 4
+CHANNEL_SMTP, CHANNEL_WEB = 0, 1
 PENDING, DEFERRED, RCPT_DELIVERED, FAILED = 0, 1, 2, 3
 
 SUBMIT_FLAG_T = 1
@@ -286,21 +289,21 @@ class Conn:
         self.peer_hello = f.fields
         return f
 
-    def fetch(self, timeout=None):
-        """FETCH: None for NO_WORK, else a Work."""
-        reqid = self.send(FETCH)
+    def fetch(self, timeout=None, channel=0):
+        """FETCH {channel}: None for NO_WORK, else a Work."""
+        reqid = self.send(FETCH, U32(channel))
         f = self.expect(WORK, NO_WORK, ERROR, timeout=timeout,
             reqid=reqid)
         if f.type == NO_WORK:
             return None
         if f.type == ERROR:
             raise IPCError("FETCH: %r" % f)
-        msgid, sender, size, n = f.fields
+        msgid, sender, size, n, credential = f.fields
         rcpts = []
         for _ in range(n):
             r = self.expect(WORK_RCPT, timeout=timeout)
             rcpts.append((r.fields[0], r.fields[1]))
-        return Work(msgid, sender, size, f.fd, rcpts)
+        return Work(msgid, sender, size, f.fd, rcpts, credential)
 
     def wait_wake(self, timeout=None):
         """True once a WAKE has come (now or passed over before); the
@@ -314,9 +317,9 @@ class Conn:
         self.wakes -= 1
         return True
 
-    def report(self, msgid, index, result, text=""):
+    def report(self, msgid, index, result, text="", retry_after=0):
         return self.request(REPORT, msgid, U32(index), U32(result),
-            text)
+            text, U32(retry_after))
 
     def list(self, timeout=None):
         """LIST: a list of dicts, one per message."""
@@ -338,10 +341,10 @@ class Conn:
                 if not msgs:
                     raise IPCError("LIST_RCPT before "
                         "LIST_MSG")
-                addr, state, next_try, error = f.fields
+                addr, state, next_try, error, via = f.fields
                 msgs[-1]["rcpts"].append(dict(addr=addr,
                     state=state, next_try=next_try,
-                    error=error))
+                    error=error, via=via))
 
     def flush(self):
         return self.request(FLUSH)
@@ -351,12 +354,13 @@ class Conn:
 
 
 class Work:
-    def __init__(self, msgid, sender, size, fd, rcpts):
+    def __init__(self, msgid, sender, size, fd, rcpts, credential=""):
         self.id = msgid
         self.sender = sender
         self.size = size
         self.fd = fd
         self.rcpts = rcpts
+        self.credential = credential
 
     def read(self):
         os.lseek(self.fd, 0, os.SEEK_SET)

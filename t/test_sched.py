@@ -11,7 +11,7 @@ import pytest
 
 import ferryipc as ipc
 from conftest import (ORIGIN, fetch_work, login_name, parse_mailq,
-    user_exists, wait_for)
+    run_as, user_exists, wait_for)
 
 SENDER = "%s@%s" % (login_name(), ORIGIN)
 
@@ -168,6 +168,31 @@ def test_deferred_next_try_follows_retry_min(ferry):
     # clamp(age ~ 0, 10m, 1h) = 10m, +-10 % jitter
     assert now + 540 - 2 <= r["next_try"] <= now + 660 + 2, \
         (r["next_try"] - now)
+
+
+def test_recipients_deferred_together_are_retried_together(ferry):
+    """The ±10 % jitter is per message: recipients that failed in one
+    attempt come back in one retry, not one by one."""
+    rcpts = ["r%d@example.test" % i for i in range(8)]
+    msgid = ferry.submit(*rcpts)
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        for i in range(len(rcpts)):
+            assert_report_ok(relayd.report(msgid, i, ipc.TEMPFAIL,
+                "451 later"))
+    times = {r["next_try"] for r in message(ferry, msgid)["rcpts"]}
+    assert len(times) == 1, times
+
+
+def test_retry_after_is_never_cut_short(ferry):
+    msgid = ferry.submit("a@example.test")
+    with ferry.ipc() as relayd:
+        fetch_work(relayd).close()
+        now = time.time()
+        assert_report_ok(relayd.report(msgid, 0, ipc.TEMPFAIL, "429 busy",
+            retry_after=3600 * 3))
+    (r,) = message(ferry, msgid)["rcpts"]
+    assert r["next_try"] >= now + 3600 * 3, r["next_try"] - now
 
 
 @pytest.mark.ferry_conf(retry_min="2s", retry_max="2s")
@@ -501,22 +526,13 @@ def test_wake_when_a_vanished_agent_gives_a_message_back(ferry):
 def fetch_as(ferry, user):
     """FETCH on queued.sock from a child running as user: 0 if it got
     NO_WORK, 1 if it was kept out."""
-    pw = pwd.getpwnam(user)
-    pid = os.fork()
-    if pid == 0:
-        code = 2
+    def fetch():
         try:
-            os.setgroups([])
-            os.setgid(pw.pw_gid)
-            os.setuid(pw.pw_uid)
             with ferry.ipc(timeout=3) as c:
-                code = 0 if c.fetch() is None else 2
+                return 0 if c.fetch() is None else 2
         except (OSError, ipc.IPCError):
-            code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.WEXITSTATUS(status)
+            return 1
+    return run_as(user, fetch)
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not user_exists("ferry-relay") or

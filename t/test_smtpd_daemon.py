@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import child_pids, parse_log_line
+from conftest import child_pids, parse_log_line, run_as
 from smtpdharness import (USERS, Client, greets,  # noqa: F401
     has_ipv6_loopback, smtpd, split_received)
 
@@ -327,35 +327,13 @@ def test_chroot_queue_socket_refuses_other_users(smtpd):
     CREATED."""
     import ferryipc as ipc
     path = str(smtpd_queue_socket(smtpd))
-    nobody = pwd.getpwnam("nobody")
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            try:
-                c = ipc.Conn(path, timeout=3)
-            except OSError:
-                code = 0
-            else:
-                try:
-                    c.send(ipc.HELLO, ipc.U32(1), "smtpd")
-                    c.send(ipc.CREATE)
-                    while True:
-                        f = c.recv_frame(3)
-                        if f.type == ipc.CREATED:
-                            break
-                        if f.type == ipc.ERROR:
-                            code = 0
-                            break
-                except Exception:
-                    code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 0, "nobody got CREATED"
+
+    def create():
+        with ipc.connect(path, name="smtpd", timeout=3) as c:
+            c.send(ipc.CREATE)
+            f = c.recv_frame(3)
+            return 1 if f.type == ipc.CREATED else 0
+    assert run_as("nobody", create) in (0, 126), "nobody got CREATED"
 
 
 @pytest.mark.ferry_conf(smtp_listen="0.0.0.0:{extra} [::]:{extra}",

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import run
+from conftest import MEASURE_MEMORY_ENV, run
 from smtpdharness import (HELO, QUEUED_RE, SENDER, USERS, Client,  # noqa
     received_re, simple_message, smtpd, split_received)
 
@@ -499,6 +499,7 @@ def test_large_message_streams(smtpd):
     """A 30 MB message through DATA and one through BDAT are queued intact,
     and smtpd's peak memory grows by far less than the message: it
     streams the body into the queue file."""
+    smtpd.ferry.restart("smtpd", env=MEASURE_MEMORY_ENV)
     with smtpd.client() as c:
         c.ehlo()
         c.send_mail()

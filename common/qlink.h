@@ -1,0 +1,28 @@
+/*
+ * qlink.h: a daemon's connection to queued.sock, kept open: HELLO on
+ * connect, every frame from queued to one callback, and a reconnect a
+ * second after queued goes away (or is not there yet).
+ */
+#ifndef FERRY_QLINK_H
+#define FERRY_QLINK_H
+
+#include "config.h"
+#include "ipc.h"
+
+struct event_base;
+
+struct qlink_ops {
+	const char	*name;			/* in HELLO */
+	void		(*up)(void);		/* connected */
+	void		(*frame)(struct ipc_frame *);	/* may take f->fd */
+	void		(*down)(void);		/* lost; reconnecting */
+};
+
+void	 qlink_start(struct event_base *, const struct config *,
+	    const struct qlink_ops *);
+int	 qlink_is_up(void);
+int	 qlink_send(struct ipc_frame *);
+uint32_t qlink_reqid(void);
+void	 qlink_close_in_child(void);
+
+#endif

@@ -12,7 +12,6 @@ smtpd, with smtplib clients in threads:
 import concurrent.futures
 import os
 import shutil
-import signal
 import smtplib
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "t"))
 import sinks  # noqa: E402
+from procs import stop as procs_stop  # noqa: E402
 
 USER, PASSWORD = "bench-user", "bench-Pw-2651"
 # aiosmtpd's own deprecation notice, once per AUTH it answers
@@ -64,20 +64,9 @@ delegate_cache_file = {top}/cache/delegate.cache
                 break
             time.sleep(0.05)
         else:
-            stop(procs)
+            procs_stop(reversed(procs))
             raise RuntimeError(f"{name} did not start ({sock})")
     return procs
-
-
-def stop(procs):
-    for p in reversed(procs):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 def rcpt_rate(port, addresses, sessions=4):
@@ -127,7 +116,7 @@ def measure(top, auth_ttl):
         auth = auth_latency(port, 30)
         return cold, warm, auth
     finally:
-        stop(procs)
+        procs_stop(reversed(procs))
         sink.stop()
 
 

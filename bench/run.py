@@ -18,6 +18,12 @@ Starts its own queued on a temporary spool and measures
   - with delegated and an aiosmtpd delegate (bench/delegate.py):
     recipient checks per second through smtpd with a cold and a warm
     cache, and AUTH latency via the delegate;
+  - WebSmtp (bench/webload.py: queued, licensed, relayd with an
+    unreachable default_route, webrelayd and t/websink.py's HTTPS
+    service): messages/s end to end for 200 small messages and the time
+    per post as webrelayd logs it, the TLS connections they came on
+    (reuse: 1), and webrelayd's peak RSS and rate posting a 256 MiB
+    message, against its peak after a small one;
   - with POSTFIX=HOST:PORT, the same three loads against that Postfix,
     for the comparison the smtpd issue asks for.  Its main.cf needs
     relay_domains = bench.test, mynetworks = 127.0.0.0/8,
@@ -41,7 +47,10 @@ BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "t"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import delegate  # noqa: E402
+import procs  # noqa: E402
+from procs import peak_kib  # noqa: E402
 import smtpload  # noqa: E402
+import webload  # noqa: E402
 BODY = b"Subject: bench\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 25
 
 
@@ -80,14 +89,6 @@ def throughput(conf, count, workers):
         list(pool.map(lambda _: submit(conf), range(count)))
     elapsed = time.monotonic() - start
     return count / elapsed
-
-
-def peak_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def large_message(conf, qpid, megabytes):
@@ -255,11 +256,7 @@ def relay_rows(top, conf):
             rows.append((f"{mb} MiB message: commit to receipt (MiB/s)",
                          f"{mb / secs:.0f}"))
     finally:
-        rproc.send_signal(signal.SIGTERM)
-        try:
-            rproc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            rproc.kill()
+        procs.stop([rproc])
         sink.stop()
         raw.stop()
     return rows
@@ -363,14 +360,7 @@ class Smtpd:
         return " | ".join(text.splitlines()[-5:]) or "(nothing on stderr)"
 
     def stop(self):
-        for proc in (self.proc, self.qproc):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        procs.stop((self.proc, self.qproc))
         shutil.rmtree(self.top, ignore_errors=True)
 
 
@@ -578,7 +568,8 @@ def main():
         if os.path.exists(f"{BIN}/delegated"):
             rows.extend(delegate.rows(os.path.join(top, "delegate")))
         else:
-            rows.append(("smtpd: not built", None))
+            rows.append(("delegated: not built", None))
+        rows.extend(webload.rows(os.path.join(top, "web")))
         # a row without a value is a note, printed as it is
         width = max(len(r[0]) for r in rows if r[1] is not None)
         for name, value in rows:

@@ -122,7 +122,7 @@ sched_first_due(time_t now)
 /*
  * Is r due now for an agent of channel ch?  A recipient sent to WebSmtp
  * goes back to relayd when WebSmtp may not be used any more (web_ok 0:
- * the licence ended, webrelay = no).
+ * the licence ended, licensed went away, a restart with webrelay = no).
  */
 static int
 rcpt_due_on(const struct rcpt *r, enum delivery_channel ch, int web_ok,

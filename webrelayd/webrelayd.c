@@ -110,7 +110,7 @@ log_post(const struct web_post *p, const struct web_outcome *o)
 	const struct agent_work	*w = p->work;
 
 	log_event("event=post id=%s status=%ld nrcpt=%zu bytes=%llu "
-	    "seconds=%.2f service-id=%s result=%s retry-after=%u reply=%s",
+	    "seconds=%.3f service-id=%s result=%s retry-after=%u reply=%s",
 	    w->id, p->answer.status, w->nrcpt, (unsigned long long)w->size,
 	    p->answer.seconds, log_q(o->service_id),
 	    post_result(o, w->nrcpt), o->retry_after, log_q(o->text));

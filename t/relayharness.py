@@ -147,8 +147,11 @@ class Relay:
         p = self.base / "resolv.conf"
         p.write_text("nameserver %s\n" % dns.ip)
         os.chmod(p, 0o644)
+        # the wrapper dlopens libc with RTLD_DEEPBIND, which ASan
+        # (SAN=1) refuses by killing the process: bind normally
         self.env = {"LD_PRELOAD": RESOLV_WRAPPER,
-            "RESOLV_WRAPPER_CONF": str(p)}
+            "RESOLV_WRAPPER_CONF": str(p),
+            "RESOLV_WRAPPER_DISABLE_DEEPBIND": "1"}
         # RESOLV_WRAPPER_DEBUGLEVEL=4 in our environment traces every
         # lookup into relayd.stderr
         if os.environ.get("RESOLV_WRAPPER_DEBUGLEVEL"):

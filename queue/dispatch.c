@@ -78,6 +78,8 @@ queue_conn_closed(struct ipc_conn *c)
 		return;
 	if (cs->licensed)
 		websmtp_licence_lost();
+	if (cs->fetched && cs->channel == CHANNEL_WEB)
+		websmtp_agent(-1);
 	if (cs->fetched) {
 		queue_wake_forget(c);
 		sched_release(c);
@@ -395,6 +397,12 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	if (ipc_get_u32(f, &channel) == -1 || ipc_get_end(f) == -1 ||
 	    channel > CHANNEL_WEB) {
 		ipc_conn_close(c, "bad fetch frame");
+		return;
+	}
+	if (!cs->fetched && channel == CHANNEL_WEB)
+		websmtp_agent(1);
+	else if (cs->fetched && channel != cs->channel) {
+		ipc_conn_close(c, "fetch on another channel");
 		return;
 	}
 	cs->fetched = 1;

@@ -7,6 +7,7 @@
  *	- licensed's latest word is a valid licence with the webrelay
  *	  feature (licensed connects to queued.sock and sends LICENSE_STATE
  *	  whenever that changes; without licensed there is no licence);
+ *	- a webrelayd is connected to take the recipient;
  *	- for relay-refused, the message is not the site's own: its sender
  *	  or one of its recipients is outside the local domains (myhostname,
  *	  myorigin, accepted_domains).  Mail between the system and its own
@@ -28,6 +29,7 @@
 
 static struct license_state_msg	 licence;	/* licensed's latest */
 static int			 licensed_up;
+static int			 web_agents;	/* webrelayds connected */
 
 /* LICENSE_STATE from licensed; -1 if the frame is malformed. */
 int
@@ -55,10 +57,18 @@ websmtp_licence_lost(void)
 	licensed_up = 0;
 }
 
+/* A webrelayd FETCHed for the first time (1), or went away (-1). */
+void
+websmtp_agent(int delta)
+{
+	web_agents += delta;
+}
+
 /*
- * May WebSmtp be used at all now?  If not, *why says why.  LATER: the
- * licence is configured but licensed has not (or not yet again) told
- * queued about it, as after a restart of either.
+ * May WebSmtp be used at all now?  If not, *why says why.  LATER: what
+ * it needs is configured but not there yet (or not again): licensed has
+ * not told queued about the licence, or no webrelayd is connected, as
+ * after a restart of either.
  */
 enum websmtp_verdict
 websmtp_ready(const char **why)
@@ -80,7 +90,10 @@ websmtp_ready(const char **why)
 		*why = msg;
 	} else if (!license_feature(licence.features, "webrelay"))
 		*why = "the licence lacks the webrelay feature";
-	else
+	else if (web_agents == 0) {
+		*why = "webrelayd is not connected";
+		return WEBSMTP_LATER;
+	} else
 		return WEBSMTP_YES;
 	return WEBSMTP_NO;
 }

@@ -16,6 +16,7 @@ enum websmtp_verdict {
 
 int	 websmtp_licence(struct ipc_frame *);
 void	 websmtp_licence_lost(void);
+void	 websmtp_agent(int);
 enum websmtp_verdict websmtp_ready(const char **);
 const char *websmtp_credential(void);
 enum websmtp_verdict websmtp_route(const struct envelope *,

@@ -7,13 +7,15 @@ and every reason the fallback is not taken (t/webharness.py)."""
 import base64
 import hashlib
 import os
+import re
 import threading
 import time
 
 import pytest
 
 import sinks
-from conftest import MEASURE_MEMORY_ENV, child_pids, make_message, wait_for
+from conftest import (BIN, MEASURE_MEMORY_ENV, child_pids, make_message,
+    run, wait_for)
 from relayharness import dsn_fields, parse
 from webharness import SENDER, licence_header, web  # noqa: F401
 from websink import Answer
@@ -128,6 +130,33 @@ def test_unreachable_smarthost_posts_the_message_byte_for_byte(web):
     web.wait_queue_empty()
     time.sleep(1)
     assert len(web.sink.received()) == 1, "posted once for all recipients"
+
+
+def test_ferryctl_starts_the_websmtp_daemons(web):
+    """As an admin runs it: `ferryctl start` starts webrelayd (before
+    relayd, so it is there for relayd's first failure) and licensed,
+    `status` shows them answering, a message to the unreachable
+    smarthost is posted, and `ferryctl stop` stops everything."""
+    web.ferry.write_conf(smtp_listen="127.0.0.1:%d" % sinks.free_port())
+    ctl = [BIN / "ferryctl", "-c", web.ferry.conf_path]
+    r = run(ctl + ["start"], timeout=60)
+    try:
+        assert r.returncode == 0, r.stderr
+        started = re.findall(rb"ferryctl: (\w+): started", r.stdout)
+        assert started == [b"queued", b"licensed", b"webrelayd", b"relayd",
+            b"smtpd"], r.stdout
+        status = run(ctl + ["status"])
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert re.search(rb"^webrelayd +pid \d+ +running +answers yes$",
+            status.stdout, re.M), status.stdout
+        msgid = web.ferry.submit(RCPT)
+        (req,) = web.sink.wait_requests(1)
+        assert req.header("Idempotency-Key") == msgid
+        web.wait_event("delivered", id=msgid, via="websmtp")
+    finally:
+        stop = run(ctl + ["stop"], timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    assert b"webrelayd: stopped" in stop.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

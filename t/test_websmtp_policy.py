@@ -25,10 +25,15 @@ def licence_frame(state=0, features="webrelay", reason="", text=None):
 
 class FakeLicensed:
     """A connection to queued.sock that tells a licence, as licensed
-    does (request id 0, no reply)."""
+    does (request id 0, no reply); and, unless webrelayd=False, a
+    webrelayd connected, as WebSmtp needs one to take recipients."""
 
-    def __init__(self, ferry, **licence):
+    def __init__(self, ferry, webrelayd=True, **licence):
         self.conn = ferry.ipc(name="licensed")
+        self.web = None
+        if webrelayd:
+            self.web = ferry.ipc(name="webrelayd")
+            self.web.fetch(channel=ipc.CHANNEL_WEB)
         self.tell(**licence)
 
     def tell(self, **licence):
@@ -38,6 +43,8 @@ class FakeLicensed:
 
     def close(self):
         self.conn.close()
+        if self.web is not None:
+            self.web.close()
 
 
 @pytest.fixture
@@ -246,6 +253,35 @@ def test_relay_refusal_waits_for_a_licensed_not_yet_connected(ferry):
             assert relayd.report(msgid, 0, ipc.RELAY_REFUSED,
                 "554 5.7.1 Relay access denied").type == ipc.OK
         assert fetch_web(ferry).id == msgid
+    finally:
+        fake.close()
+
+
+@pytest.mark.ferry_conf(**WEB_CONF)
+def test_without_webrelayd_web_recipients_go_back_and_a_refusal_waits(
+        ferry):
+    """No webrelayd to take them: recipients already marked for WebSmtp
+    go back to relayd, and a relay refusal is deferred, not failed."""
+    fake = FakeLicensed(ferry)
+    try:
+        marked = relayd_reports(ferry, ipc.UNREACHABLE, "connect: refused")
+        assert ferry.log_events("websmtp", id=marked)
+        fake.web.close()
+        fake.web = None
+        with ferry.ipc() as relayd:
+            w = fetch_work(relayd)
+            w.close()
+            assert w.id == marked, "relayd gets the marked one back"
+            assert relayd.report(marked, 0, ipc.UNREACHABLE,
+                "connect: refused").type == ipc.OK
+        msgid = relayd_reports(ferry, ipc.RELAY_REFUSED,
+            "554 5.7.1 Relay access denied")
+        skip = ferry.log_events("websmtp-skip", id=msgid)
+        assert skip and skip[0]["why"] == "webrelayd is not connected"
+        assert skip[0]["retry"] == "yes"
+        assert rcpt_of(ferry, msgid, "bob@example.org")["state"] == \
+            ipc.DEFERRED
+        assert ferry.log_events("bounce", id=msgid) == []
     finally:
         fake.close()
 

@@ -40,6 +40,16 @@ RELAY = "550 5.7.1 <%s>: Relay access denied"
 MAIL_REFUSED = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
 
 
+def shut_down(socks):
+    """Shut down every socket of socks (open connections a server is
+    stopping), whatever state each is in."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def free_port(host=HOST):
     """A port that was free a moment ago (bound to 0, then closed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -367,12 +377,7 @@ class RawSink(_SinkBase):
             pass
         self._listener.close()
         with self.lock:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shut_down(list(self._socks))
 
     def describe(self):
         return "the raw sink"

@@ -333,13 +333,21 @@ def test_renewal_is_used_without_a_restart(web):
 
 # --- the service's answers ---------------------------------------------------
 
-def test_503_then_200_is_delivered_once_with_one_key(web):
-    web.sink.script(Answer(503, {"message": "Service busy"}))
+def refused_then_delivered(web, answer):
+    """The service gives ANSWER, then 200: (msgid, first, second request)
+    once the retry has delivered the message."""
+    web.sink.script(answer)
     web.start()
     msgid = web.ferry.submit(RCPT)
     web.start_relayd()
     first, second = web.sink.wait_requests(2, timeout=30)
     web.wait_event("delivered", id=msgid, to=RCPT, via="websmtp")
+    return msgid, first, second
+
+
+def test_503_then_200_is_delivered_once_with_one_key(web):
+    msgid, first, second = refused_then_delivered(web,
+        Answer(503, {"message": "Service busy"}))
     assert first.header("Idempotency-Key") == msgid
     assert second.header("Idempotency-Key") == msgid
     assert first.message == second.message
@@ -487,12 +495,8 @@ KEY = "key-6d1f0c9a7e3b4852ac"
 
 @pytest.mark.ferry_conf(webrelay_auth="basic:api:" + KEY)
 def test_basic_auth_replaces_the_licence_and_is_never_logged(web):
-    web.sink.script(Answer(401, {"message": "Forbidden"}))
-    web.start()
-    msgid = web.ferry.submit(RCPT)
-    web.start_relayd()
-    first, second = web.sink.wait_requests(2, timeout=30)
-    web.wait_event("delivered", id=msgid, to=RCPT, via="websmtp")
+    msgid, first, second = refused_then_delivered(web,
+        Answer(401, {"message": "Forbidden"}))
     for req in (first, second):
         assert req.header("Authorization") == "Basic " + \
             base64.b64encode(("api:" + KEY).encode()).decode()

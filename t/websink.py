@@ -38,7 +38,6 @@ import itertools
 import json
 import mmap
 import os
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -307,42 +306,43 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
 
+    def _copy(self, size, out, h):
+        """Copy SIZE bytes of the body to OUT and the hash H; returns
+        how many came before the connection ended."""
+        n = 0
+        while n < size:
+            b = self.rfile.read(min(size - n, BLOCK))
+            if not b:
+                break
+            out.write(b)
+            h.update(b)
+            n += len(b)
+        return n
+
     def _read_body(self, out):
         """Copy the body to OUT; returns (size, sha256, chunked, complete)."""
         h = hashlib.sha256()
         n = 0
         chunked = "chunked" in (self.headers.get("Transfer-Encoding")
             or "").lower()
-        if chunked:
-            while True:
-                line = self.rfile.readline(1024)
-                if not line:
-                    return n, h.hexdigest(), True, False
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n",
-                            b""):
-                        pass
-                    return n, h.hexdigest(), True, True
-                while size:
-                    b = self.rfile.read(min(size, BLOCK))
-                    if not b:
-                        return n, h.hexdigest(), True, False
-                    out.write(b)
-                    h.update(b)
-                    n += len(b)
-                    size -= len(b)
-                self.rfile.readline(16)
-        left = int(self.headers.get("Content-Length") or 0)
-        while left:
-            b = self.rfile.read(min(left, BLOCK))
-            if not b:
-                return n, h.hexdigest(), False, False
-            out.write(b)
-            h.update(b)
-            n += len(b)
-            left -= len(b)
-        return n, h.hexdigest(), False, True
+        if not chunked:
+            size = int(self.headers.get("Content-Length") or 0)
+            n = self._copy(size, out, h)
+            return n, h.hexdigest(), False, n == size
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                return n, h.hexdigest(), True, False
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return n, h.hexdigest(), True, True
+            got = self._copy(size, out, h)
+            n += got
+            if got < size:
+                return n, h.hexdigest(), True, False
+            self.rfile.readline(16)
 
     def _serve(self):
         sink = self.server.sink
@@ -496,12 +496,7 @@ class WebSink:
             self._thread = None
         self._server.server_close()
         with self.lock:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            sinks.shut_down(list(self._socks))
 
     def describe(self):
         return "the WebSmtp service on port %d" % self.port

@@ -22,6 +22,10 @@ BAD_LINES = {
     "missing_equals": "myorigin example.test",
     "empty_key": "= value",
     "duplicate_key": "myhostname = other.example.test",
+    "webrelay_url_http": "webrelay_url = http://relay.example.test/v3",
+    "webrelay_url_no_host": "webrelay_url = https:///v3",
+    "webrelay_auth_scheme": "webrelay_auth = bearer:abc",
+    "webrelay_auth_no_key": "webrelay_auth = basic:api:",
 }
 
 

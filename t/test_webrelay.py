@@ -453,6 +453,28 @@ def test_slow_service_times_out_and_is_retried(web):
     assert keys == {msgid}, keys
 
 
+def test_webrelayd_killed_mid_post_posts_again_with_the_same_key(web):
+    """A crash of webrelayd while the service is still answering: nothing
+    is lost, the restarted webrelayd posts the message again with the
+    same Idempotency-Key (the service can tell the repeat), and queued
+    records one delivery."""
+    web.sink.script(Answer(200, delay=5))
+    web.start()
+    msgid = web.ferry.submit(RCPT)
+    web.start_relayd()
+    web.sink.wait_requests(1)
+    web.ferry.kill("webrelayd")
+    assert web.events("delivered", id=msgid) == []
+    web.ferry.start("webrelayd")
+    first, second = web.sink.wait_requests(2, timeout=30)
+    (d,) = web.wait_event("delivered", id=msgid, to=RCPT, via="websmtp")
+    assert first.header("Idempotency-Key") == second.header(
+        "Idempotency-Key") == msgid
+    assert first.message == second.message
+    web.wait_queue_empty()
+    assert len(web.events("delivered", id=msgid)) == 1
+
+
 def test_mailq_shows_websmtp(web):
     web.sink.default = Answer(503, {"message": "maintenance"})
     web.start()

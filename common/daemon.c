@@ -155,6 +155,25 @@ daemon_listen(const struct daemon_ctx *ctx, const struct privsep *ps,
 }
 
 /*
+ * The uid the daemon that runs as user has: user's when started as root,
+ * else our own (everything runs as the invoking user then).  The peer a
+ * socket's service admits besides root and ourselves.
+ */
+uid_t
+daemon_peer_uid(const struct privsep *ps, const char *user)
+{
+	struct passwd	*pw;
+
+	if (!ps->as_root)
+		return ps->uid;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("unknown user %s: its daemon cannot connect", user);
+		return ps->uid;
+	}
+	return pw->pw_uid;
+}
+
+/*
  * A socket for smtpd: run_directory/smtpd/name.  That directory is
  * smtpd's chroot, made here if need be and left to root, so that it holds
  * nothing but the sockets of the daemons smtpd may talk to.  *uid is
@@ -165,17 +184,9 @@ int
 daemon_listen_for_smtpd(const struct daemon_ctx *ctx,
     const struct privsep *ps, const char *name, uid_t *uid)
 {
-	struct passwd	*pw;
 	char		 dir[PATH_MAX], sub[64];
 
-	*uid = ps->uid;
-	if (ps->as_root) {
-		if ((pw = getpwnam(ctx->conf.smtpd_user)) == NULL)
-			log_warnx("unknown smtpd_user %s: smtpd cannot connect",
-			    ctx->conf.smtpd_user);
-		else
-			*uid = pw->pw_uid;
-	}
+	*uid = daemon_peer_uid(ps, ctx->conf.smtpd_user);
 	if (path_join(dir, sizeof(dir), ctx->conf.run_directory, "smtpd") ==
 	    -1 || daemon_mkdir(dir, 0755) == -1)
 		fatal("mkdir %s/smtpd", ctx->conf.run_directory);

@@ -27,6 +27,7 @@ void	 daemon_detach(struct daemon_ctx *);
 void	 daemon_signals(struct event_base *);
 int	 daemon_listen(const struct daemon_ctx *, const struct privsep *,
 	    const char *, mode_t);
+uid_t	 daemon_peer_uid(const struct privsep *, const char *);
 int	 daemon_listen_for_smtpd(const struct daemon_ctx *,
 	    const struct privsep *, const char *, uid_t *);
 int	 daemon_ping_open(const struct daemon_ctx *, const struct privsep *);

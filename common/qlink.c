@@ -35,7 +35,8 @@ qlink_lost(void)
 	read_ev = NULL;
 	close(qsock);
 	qsock = -1;
-	ops->down();
+	if (ops->down != NULL)
+		ops->down();
 	event_add(retry_ev, &(struct timeval){ RECONNECT_SECONDS, 0 });
 }
 

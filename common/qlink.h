@@ -15,7 +15,7 @@ struct qlink_ops {
 	const char	*name;			/* in HELLO */
 	void		(*up)(void);		/* connected */
 	void		(*frame)(struct ipc_frame *);	/* may take f->fd */
-	void		(*down)(void);		/* lost; reconnecting */
+	void		(*down)(void);		/* lost; reconnecting (or NULL) */
 };
 
 void	 qlink_start(struct event_base *, const struct config *,

@@ -193,14 +193,9 @@ queued_frame(struct ipc_frame *f)
 		log_warnx("queued sent %s", ipc_type_name(f->type));
 }
 
-/* Nothing to forget: connecting again sends the state again. */
-static void
-queued_down(void)
-{
-}
-
+/* Nothing to forget when queued goes: connecting again tells it again. */
 static const struct qlink_ops	 queued_link = {
-	"licensed", push_state, queued_frame, queued_down
+	"licensed", push_state, queued_frame, NULL
 };
 
 static const struct ipc_service service = {

@@ -39,7 +39,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,34 +138,15 @@ make_spool(const struct privsep *ps)
 }
 
 /*
- * The uid a daemon runs as: its user's when started as root, else the
- * invoking user's (everything runs as one user then).
- */
-static uid_t
-daemon_uid(const struct privsep *ps, const char *user)
-{
-	struct passwd	*pw;
-
-	if (!ps->as_root)
-		return ps->uid;
-	if ((pw = getpwnam(user)) == NULL) {
-		log_warnx("unknown user %s: its daemon cannot reach queued",
-		    user);
-		return 0;	/* root: admitted anyway */
-	}
-	return pw->pw_uid;
-}
-
-/*
  * relayd, webrelayd and licensed reach queued.sock as their own users:
  * the socket is 0666 and SO_PEERCRED decides (queue_peer_roles).
  */
 static void
 admit_daemons(const struct privsep *ps)
 {
-	relay_uid = daemon_uid(ps, qd.conf.relay_user);
-	web_uid = daemon_uid(ps, qd.conf.webrelay_user);
-	license_uid = daemon_uid(ps, qd.conf.license_user);
+	relay_uid = daemon_peer_uid(ps, qd.conf.relay_user);
+	web_uid = daemon_peer_uid(ps, qd.conf.webrelay_user);
+	license_uid = daemon_peer_uid(ps, qd.conf.license_user);
 }
 
 int

@@ -139,8 +139,8 @@ site_mail(const struct envelope *env)
  * Where should this result of relayd's send the recipient?  Only
  * unreachable and relay-refused are candidates; for those the answer and,
  * unless it is YES, the reason are logged.  LATER makes the caller defer
- * a relay refusal instead of failing it: the licence may well allow
- * WebSmtp once licensed is back.
+ * a relay refusal instead of failing it: WebSmtp may well take it once
+ * licensed or webrelayd is back.
  */
 enum websmtp_verdict
 websmtp_route(const struct envelope *env, const struct rcpt *r,

@@ -11,7 +11,7 @@
 enum websmtp_verdict {
 	WEBSMTP_NO,		/* the result stands */
 	WEBSMTP_YES,		/* the recipient goes to webrelayd */
-	WEBSMTP_LATER		/* licensed should speak but has not: wait */
+	WEBSMTP_LATER		/* licensed or webrelayd not there yet: wait */
 };
 
 int	 websmtp_licence(struct ipc_frame *);

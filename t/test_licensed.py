@@ -4,6 +4,8 @@ or missing licence never stops it (README, "Licence")."""
 import os
 import pwd
 import signal
+import socket
+import stat
 
 import pytest
 
@@ -121,6 +123,37 @@ def test_ferryctl_license_and_status(lic):
     assert r.returncode == 0 and b"10 days left" in r.stdout, r.stdout
     r = run([BIN / "ferryctl", "-c", lic.ferry.conf_path, "status"])
     assert b"licence: valid, 10 days left" in r.stdout, r.stdout
+
+
+def test_socket_is_private(lic):
+    """licensed.sock is 0600 like every daemon's socket: only root and
+    licensed's own user (the owner) may ask it."""
+    lic.write("a", text())
+    lic.start("a")
+    sock = lic.ferry.socket_path("licensed")
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: connects as nobody")
+def test_other_users_cannot_connect(lic):
+    lic.write("a", text())
+    lic.start("a")
+    sock = str(lic.ferry.socket_path("licensed"))
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgid(pwd.getpwnam("nobody").pw_gid)
+            os.setuid(pwd.getpwnam("nobody").pw_uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                s.connect(sock)
+            except PermissionError:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "nobody could connect"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

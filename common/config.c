@@ -342,6 +342,23 @@ valid_name(const char *v, const char *extra)
 	return 1;
 }
 
+/*
+ * A domain or host name is valid if an address in it is: the one rule for
+ * myhostname and for the domain lists built from it.
+ */
+static int
+valid_domain(const char *name)
+{
+	struct mailaddr	 ma;
+	char		 probe[260];
+	const char	*why;
+
+	if (name[0] == '[' || snprintf(probe, sizeof(probe), "x@%s", name) >=
+	    (int)sizeof(probe))
+		return 0;
+	return addr_parse(probe, 0, &ma, &why) == 0;
+}
+
 static int
 valid_choice(const char *choices, const char *v, const char **why)
 {
@@ -362,7 +379,6 @@ valid_list(enum config_type type, const char *v, const char **why)
 	struct sockaddr_storage	 ss;
 	struct netmask		 nm;
 	socklen_t		 len;
-	struct mailaddr		 ma;
 	char			 word[256], probe[260];
 	int			 r, port;
 
@@ -388,10 +404,7 @@ valid_list(enum config_type type, const char *v, const char **why)
 				goto bad;
 			break;
 		default:
-			/* a domain is valid if an address in it is */
-			snprintf(probe, sizeof(probe), "x@%s", word);
-			if (word[0] == '[' || addr_parse(probe, 0, &ma,
-			    why) == -1)
+			if (!valid_domain(word))
 				goto bad;
 			break;
 		}
@@ -503,7 +516,7 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		}
 		break;
 	case CONF_STRING:
-		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
+		if (*v != '\0' && (strlen(v) > 253 || !valid_domain(v))) {
 			*why = "must be a host or domain name";
 			return -1;
 		}
@@ -605,6 +618,11 @@ config_finish(struct config *conf, const char *path)
 			return -1;
 		}
 		host[sizeof(host) - 1] = '\0';
+		if (!valid_domain(host)) {
+			fprintf(stderr, "%s: the system host name \"%s\" is "
+			    "no domain name: set myhostname\n", path, host);
+			return -1;
+		}
 		free(conf->myhostname);
 		conf->myhostname = xstrdup(host);
 	}

@@ -22,6 +22,9 @@ BAD_LINES = {
     "missing_equals": "myorigin example.test",
     "empty_key": "= value",
     "duplicate_key": "myhostname = other.example.test",
+    "relay_helo_name_dot": "relay_helo_name = .",
+    "relay_helo_name_trailing_dot": "relay_helo_name = mx.example.test.",
+    "myorigin_blank_label": "myorigin = a..example.test",
     "webrelay_url_http": "webrelay_url = http://relay.example.test/v3",
     "webrelay_url_no_host": "webrelay_url = https:///v3",
     "webrelay_auth_scheme": "webrelay_auth = bearer:abc",
@@ -65,6 +68,19 @@ def test_config_error_from_queued(conf_dir, kind):
     path = write_conf(conf_dir, GOOD_PREFIX + BAD_LINES[kind] + "\n")
     r = run([BIN / "queued", "-f", "-c", path], timeout=15)
     assert_config_error(r, path, BAD_LINENO)
+
+
+@pytest.mark.parametrize("name", [".", "mx.example.test.", "-mx.test",
+                                  "mx_1.example.test"])
+def test_myhostname_must_be_a_domain_name(conf_dir, name):
+    """myhostname is checked as accepted_domains' entries are: the
+    accepted_domains derived from it must be a value that key accepts."""
+    path = write_conf(conf_dir, "# a comment\nmyhostname = %s\n" % name)
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, 2)
+    path = write_conf(conf_dir, "accepted_domains = %s\n" % name)
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, 1)
 
 
 @pytest.mark.parametrize("kind", ["unknown_key", "bad_size_suffix"])

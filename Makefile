@@ -27,8 +27,8 @@ OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
-	   common/password.c common/privsep.c common/route.c common/util.c \
-	   common/workq.c
+	   common/password.c common/privsep.c common/route.c common/users.c \
+	   common/util.c common/workq.c
 # A delivery agent's link to queued, for relayd and webrelayd.
 AGENT	:= common/qlink.c common/agent.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \

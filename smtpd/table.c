@@ -2,7 +2,9 @@
  * table.c: the users table (smtpd_users_file, "name:crypt-hash" lines,
  * written by `ferryctl passwd`) and the recipients table
  * (recipients_file, "user@domain" or "@domain" lines).  Both are sorted
- * arrays searched with bsearch(), compared without regard to case.
+ * arrays searched with bsearch(), compared without regard to case.  A
+ * users line is read by users_line_parse() (common/users.c), the reader
+ * ferryctl passwd uses too.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "table.h"
+#include "users.h"
 #include "util.h"
 
 #define TABLE_LINE_MAX	1024
@@ -71,15 +74,13 @@ parse_line(const struct table *t, char *line, struct entry *e)
 {
 	struct mailaddr	 ma;
 	const char	*why;
-	char		*colon, probe[TABLE_LINE_MAX + 2];
+	char		*name, *hash, probe[TABLE_LINE_MAX + 2];
 
 	if (t == &users) {
-		if ((colon = strchr(line, ':')) == NULL || colon == line ||
-		    colon[1] == '\0')
-			return "expected name:hash";
-		*colon = '\0';
-		e->key = xstrdup(line);
-		e->value = xstrdup(colon + 1);
+		if (users_line_parse(line, &name, &hash, &why) == -1)
+			return why;
+		e->key = xstrdup(name);
+		e->value = xstrdup(hash);
 		return NULL;
 	}
 	if (line[0] == '@') {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "users.h"
+#include "util.h"
 
 /* Can name be a user of the file? */
 int
@@ -37,20 +38,6 @@ users_name_fold(char *name)
 		*name = tolower((unsigned char)*name);
 }
 
-/* s without the blanks around it, cut in place. */
-static char *
-trim(char *s)
-{
-	char	*end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 /*
  * Split line in place.  Returns 1 with *name and *hash pointing into it,
  * 0 for a blank or comment line, -1 with *why for anything else.
@@ -60,7 +47,7 @@ users_line_parse(char *line, char **name, char **hash, const char **why)
 {
 	char	*colon;
 
-	line = trim(line);
+	line = str_trim(line);
 	if (*line == '\0' || *line == '#')
 		return 0;
 	if ((colon = strchr(line, ':')) == NULL) {
@@ -68,8 +55,8 @@ users_line_parse(char *line, char **name, char **hash, const char **why)
 		return -1;
 	}
 	*colon = '\0';
-	*name = trim(line);
-	*hash = trim(colon + 1);
+	*name = str_trim(line);
+	*hash = str_trim(colon + 1);
 	if (!users_name_valid(*name)) {
 		*why = "bad user name (no blank, ':' or control character)";
 		return -1;

@@ -9,7 +9,6 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -98,7 +97,7 @@ parse_line(const struct table *t, char *line, struct entry *e)
 static int
 read_entries(struct table *t, FILE *fp, struct entry **out, size_t *count)
 {
-	char		 buf[TABLE_LINE_MAX + 2], *line, *end;
+	char		 buf[TABLE_LINE_MAX + 2], *line;
 	struct entry	*e = NULL;
 	size_t		 n = 0;
 	const char	*why;
@@ -106,11 +105,7 @@ read_entries(struct table *t, FILE *fp, struct entry **out, size_t *count)
 
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		lineno++;
-		for (line = buf; isspace((unsigned char)*line); line++)
-			;
-		end = line + strlen(line);
-		while (end > line && isspace((unsigned char)end[-1]))
-			*--end = '\0';
+		line = str_trim(buf);
 		if (*line == '\0' || *line == '#')
 			continue;
 		e = xreallocarray(e, n + 1, sizeof(*e));

@@ -27,8 +27,8 @@ OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
-	   common/password.c common/privsep.c common/route.c common/util.c \
-	   common/workq.c
+	   common/password.c common/privsep.c common/route.c common/users.c \
+	   common/util.c common/workq.c
 # A delivery agent's link to queued, for relayd and webrelayd.
 AGENT	:= common/qlink.c common/agent.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
@@ -38,7 +38,8 @@ QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 # The SMTP client's I/O, for the daemons that talk to other servers.
 SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
-	   relayd/smtp_client.c relayd/dns.c relayd/maildir.c $(SMTPIO) \
+	   relayd/smtp_client.c relayd/refusal.c relayd/dns.c \
+	   relayd/maildir.c $(SMTPIO) \
 	   $(AGENT)
 WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
 	   $(AGENT)
@@ -132,6 +133,9 @@ bin/ferryctl: etc/ferryctl
 t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
 	@mkdir -p t/unit/bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests of a daemon's own policy link that module too.
+t/unit/bin/test_refusal: $(call objs,relayd/refusal.c)
 
 run: all
 	@etc/install-deps run users

@@ -7,6 +7,12 @@
  * WORK_RCPT {index, addr}; once all n have come, the work goes to the
  * agent.  NO_WORK means nothing is due: queued sends one WAKE when
  * something is, and the agent also polls every POLL_SECONDS.
+ *
+ * A frame the agent cannot use (a field missing, WORK without its
+ * descriptor, no recipient, WORK or WORK_RCPT out of turn) resets the
+ * link: logged, closed and connected again, and queued hands the work
+ * out afresh.  The recipient array grows with the WORK_RCPTs that come,
+ * not by the count WORK announces.
  */
 #include <sys/types.h>
 
@@ -85,23 +91,24 @@ static void
 take_work(struct ipc_frame *f)
 {
 	struct agent_work	*w;
-	char			 str[IPC_STR_MAX + 1];
+	char			 sender[IPC_STR_MAX + 1], cred[IPC_STR_MAX + 1];
 
 	w = xcalloc(1, sizeof(*w));
 	w->fd = -1;
 	if (f->fd == -1 || ipc_get_str(f, w->id, sizeof(w->id)) == -1 ||
-	    ipc_get_str(f, str, sizeof(str)) == -1)
-		fatalx("bad work frame from queued");
-	w->sender = xstrdup(str);
-	if (ipc_get_u64(f, &w->size) == -1 ||
+	    ipc_get_str(f, sender, sizeof(sender)) == -1 ||
+	    ipc_get_u64(f, &w->size) == -1 ||
 	    ipc_get_u32(f, &incoming_n) == -1 ||
-	    ipc_get_str(f, str, sizeof(str)) == -1 || ipc_get_end(f) == -1 ||
-	    incoming_n == 0)
-		fatalx("bad work frame from queued");
-	w->credential = xstrdup(str);
+	    ipc_get_str(f, cred, sizeof(cred)) == -1 || ipc_get_end(f) == -1 ||
+	    incoming_n == 0) {
+		free(w);
+		qlink_reset("bad WORK frame from queued");
+		return;
+	}
+	w->sender = xstrdup(sender);
+	w->credential = xstrdup(cred);
 	w->fd = f->fd;
 	f->fd = -1;
-	w->rcpt = xcalloc(incoming_n, sizeof(*w->rcpt));
 	incoming = w;
 }
 
@@ -110,14 +117,20 @@ static void
 take_rcpt(struct ipc_frame *f)
 {
 	struct agent_rcpt	*r;
+	uint32_t		 index;
 	char			 addr[IPC_STR_MAX + 1];
 
-	r = &incoming->rcpt[incoming->nrcpt];
-	if (ipc_get_u32(f, &r->index) == -1 ||
-	    ipc_get_str(f, addr, sizeof(addr)) == -1 || ipc_get_end(f) == -1)
-		fatalx("bad work-rcpt frame from queued");
+	if (ipc_get_u32(f, &index) == -1 ||
+	    ipc_get_str(f, addr, sizeof(addr)) == -1 || ipc_get_end(f) == -1) {
+		qlink_reset("bad WORK_RCPT frame from queued");
+		return;
+	}
+	incoming->rcpt = xreallocarray(incoming->rcpt, incoming->nrcpt + 1,
+	    sizeof(*incoming->rcpt));
+	r = &incoming->rcpt[incoming->nrcpt++];
+	r->index = index;
 	r->addr = xstrdup(addr);
-	if (++incoming->nrcpt < incoming_n)
+	if (incoming->nrcpt < incoming_n)
 		return;
 	fetch_reqid = 0;
 	ops->work(incoming);
@@ -131,10 +144,13 @@ agent_frame(struct ipc_frame *f)
 	char		 text[IPC_STR_MAX + 1];
 	uint32_t	 class;
 
-	if (f->type == IPC_WORK && f->reqid == fetch_reqid && incoming == NULL)
+	if ((f->type == IPC_WORK || f->type == IPC_WORK_RCPT) &&
+	    (f->reqid != fetch_reqid || fetch_reqid == 0 ||
+	    (f->type == IPC_WORK) != (incoming == NULL)))
+		qlink_reset("WORK or WORK_RCPT out of turn from queued");
+	else if (f->type == IPC_WORK)
 		take_work(f);
-	else if (f->type == IPC_WORK_RCPT && incoming != NULL &&
-	    f->reqid == fetch_reqid)
+	else if (f->type == IPC_WORK_RCPT)
 		take_rcpt(f);
 	else if (f->type == IPC_NO_WORK && f->reqid == fetch_reqid)
 		fetch_reqid = 0;

@@ -5,6 +5,7 @@
  */
 #include <sys/types.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,10 +28,13 @@ static uint32_t			 next_reqid = 1;
 
 static void	 qlink_connect(evutil_socket_t, short, void *);
 
-static void
-qlink_lost(void)
+/* Close the link (why: for the log) and connect again in a second. */
+void
+qlink_reset(const char *why)
 {
-	log_warnx("lost queued; reconnecting");
+	if (qsock == -1)
+		return;
+	log_warnx("%s; reconnecting", why);
 	event_free(read_ev);
 	read_ev = NULL;
 	close(qsock);
@@ -44,13 +48,15 @@ static void
 qlink_readable(evutil_socket_t fd, short events, void *arg)
 {
 	struct ipc_frame	*f;
+	int			 n;
 
 	(void)fd;
 	(void)events;
 	(void)arg;
 	f = xmalloc(sizeof(*f));
-	if (ipc_recv(qsock, f) != 1)
-		qlink_lost();
+	if ((n = ipc_recv(qsock, f)) != 1)
+		qlink_reset(n == -1 && errno == EBADMSG ?
+		    "bad frame from queued" : "lost queued");
 	else {
 		ops->frame(f);
 		if (f->fd != -1)	/* the callback did not take it */

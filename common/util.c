@@ -1,6 +1,7 @@
 /*
  * util.c: allocation wrappers and path joining.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,4 +62,18 @@ path_join(char *buf, size_t size, const char *dir, const char *name)
 		return -1;
 	}
 	return 0;
+}
+
+/* s without the blanks around it, cut in place. */
+char *
+str_trim(char *s)
+{
+	char	*end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
 }

@@ -13,5 +13,6 @@ void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 int	 path_join(char *, size_t, const char *, const char *);
+char	*str_trim(char *);
 
 #endif

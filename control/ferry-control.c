@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -53,11 +53,11 @@
 #include "control.h"
 #include "ipc.h"
 #include "password.h"
+#include "users.h"
 #include "util.h"
 
 #define PING_TIMEOUT	5
 #define QUEUE_TIMEOUT	60
-#define USER_NAME_MAX	255
 #define USERS_MODE	0640
 
 static void __attribute__((__noreturn__))
@@ -155,22 +155,6 @@ get_value(const struct config *conf, const char *key)
  * and renamed over the old one, so smtpd reads either the old file or the
  * new one, never half of one.  The password is never printed or logged.
  */
-
-/* A name smtpd_users_file can hold: "name:" must start the line, and a
- * line starting with '#' is a comment. */
-static int
-valid_user(const char *user)
-{
-	const unsigned char	*p;
-	size_t			 len = strlen(user);
-
-	if (len == 0 || len > USER_NAME_MAX || user[0] == '#')
-		return 0;
-	for (p = (const unsigned char *)user; *p != '\0'; p++)
-		if (*p == ':' || isspace(*p) || iscntrl(*p))
-			return 0;
-	return 1;
-}
 
 /* One line of standard input, read a byte at a time so that no stdio
  * buffer keeps a copy of the password. */
@@ -294,24 +278,39 @@ users_tmp_create(const char *tmp, gid_t gid)
 	return fd;
 }
 
+/* Is line (read as smtpd reads it, users_line_parse) user's entry? */
+static int
+users_line_is(const char *line, const char *user)
+{
+	char		*copy, *name, *hash;
+	const char	*why;
+	int		 is;
+
+	copy = xstrdup(line);
+	is = users_line_parse(copy, &name, &hash, &why) == 1 &&
+	    strcasecmp(name, user) == 0;
+	free(copy);
+	return is;
+}
+
 /*
  * Copy in (NULL: no file yet) to out with user's line replaced by
  * "user:hash", or dropped when hash is NULL.  A repeated line for user is
  * dropped too, so the result has at most one.  *found says whether there
- * was one.
+ * was one.  Every other line, a bad one too, is copied as it is.
  */
 static void
 users_copy(FILE *in, FILE *out, const char *user, const char *hash,
     int *found)
 {
 	char	*line = NULL;
-	size_t	 size = 0, len = strlen(user);
+	size_t	 size = 0;
 	ssize_t	 n;
 	int	 newline = 1;
 
 	*found = 0;
 	while (in != NULL && (n = getline(&line, &size, in)) != -1) {
-		if (strncmp(line, user, len) == 0 && line[len] == ':') {
+		if (users_line_is(line, user)) {
 			if (hash != NULL && !*found)
 				fprintf(out, "%s:%s\n", user, hash);
 			*found = 1;
@@ -451,8 +450,7 @@ static int
 passwd_command(const struct config *conf, const char *path, int argc,
     char **argv)
 {
-	char		 hash[PASSWORD_HASH_MAX];
-	const char	*user;
+	char		 hash[PASSWORD_HASH_MAX], user[USER_NAME_MAX + 1];
 	gid_t		 gid;
 	int		 ch, delete = 0, found, status;
 
@@ -464,13 +462,14 @@ passwd_command(const struct config *conf, const char *path, int argc,
 	}
 	if (argc - optind != 1)
 		usage();
-	user = argv[optind];
-	if (!valid_user(user)) {
+	if (strlcpy(user, argv[optind], sizeof(user)) >= sizeof(user) ||
+	    !users_name_valid(user)) {
 		fprintf(stderr, "ferry-control: passwd: bad user name: 1 to "
 		    "%d bytes, no ':', blank or control character, no '#' "
 		    "first\n", USER_NAME_MAX);
 		return EX_USAGE;
 	}
+	users_name_fold(user);	/* names are one user in any case */
 	if (conf->smtpd_users_file[0] == '\0') {
 		fprintf(stderr, "ferry-control: smtpd_users_file is not set "
 		    "in %s\n", path);

@@ -311,7 +311,7 @@ handle_rcpt(struct ipc_conn *c, struct ipc_frame *f, int force)
 {
 	const struct config	*conf = deleg_conf();
 	const struct cache_entry *ce;
-	struct mailaddr		 ma;
+	struct mailaddr		 ma, ms;
 	struct probe		*p;
 	char			 addr[IPC_STR_MAX + 1], sender[IPC_STR_MAX + 1];
 	const char		*why;
@@ -321,6 +321,12 @@ handle_rcpt(struct ipc_conn *c, struct ipc_frame *f, int force)
 	    ipc_get_str(f, sender, sizeof(sender)) == -1) ||
 	    ipc_get_end(f) == -1 || addr_parse(addr, 0, &ma, &why) == -1) {
 		ipc_conn_close(c, "bad delegate question");
+		return;
+	}
+	/* the sender may become the probe's MAIL FROM: only an address */
+	if (addr_parse(sender, ADDR_ALLOW_NULL, &ms, &why) == -1 ||
+	    addr_format(&ms, sender, sizeof(sender)) == -1) {
+		ipc_conn_close(c, "bad sender in delegate question");
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));

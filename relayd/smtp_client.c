@@ -23,6 +23,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "refusal.h"
 #include "relayd.h"
 #include "smtp_dialog.h"
 #include "util.h"
@@ -52,27 +53,6 @@ relay_result_name(int result)
 	return result >= 0 && result <= RESULT_RELAY_REFUSED ? names[result] : "?";
 }
 
-/*
- * Is a 5xx reply a refusal to relay?  By enhanced status code first,
- * then by text (FIELD-NOTES: Postfix, Exchange, Exchange Online).
- */
-static int
-is_relay_refusal(const struct smtp_reply *r)
-{
-	static const char *const codes[] = {
-		"5.7.1 ", "5.7.54 ", "5.7.57 ", "5.7.60 ", "5.7.64 "
-	};
-	const char	*text = r->text + 4;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strncmp(text, codes[i], strlen(codes[i])) == 0)
-			return 1;
-	if (r->code == 530)
-		return 1;	/* authentication required to relay */
-	return strcasestr(r->text, "relay") != NULL;
-}
-
 static int
 classify(const struct smtp_reply *r, enum smtp_stage stage)
 {
@@ -82,7 +62,7 @@ classify(const struct smtp_reply *r, enum smtp_stage stage)
 		return RESULT_DELIVERED;
 	if (r->code < 500)
 		return RESULT_TEMP;
-	if (stage != STAGE_DATA && is_relay_refusal(r))
+	if (stage != STAGE_DATA && reply_is_relay_refusal(r->code, r->text))
 		return RESULT_RELAY_REFUSED;
 	return RESULT_PERM;
 }

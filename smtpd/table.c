@@ -2,12 +2,13 @@
  * table.c: the users table (smtpd_users_file, "name:crypt-hash" lines,
  * written by `ferryctl passwd`) and the recipients table
  * (recipients_file, "user@domain" or "@domain" lines).  Both are sorted
- * arrays searched with bsearch(), compared without regard to case.
+ * arrays searched with bsearch(), compared without regard to case.  A
+ * users line is read by users_line_parse() (common/users.c), the reader
+ * ferryctl passwd uses too.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "table.h"
+#include "users.h"
 #include "util.h"
 
 #define TABLE_LINE_MAX	1024
@@ -71,15 +73,13 @@ parse_line(const struct table *t, char *line, struct entry *e)
 {
 	struct mailaddr	 ma;
 	const char	*why;
-	char		*colon, probe[TABLE_LINE_MAX + 2];
+	char		*name, *hash, probe[TABLE_LINE_MAX + 2];
 
 	if (t == &users) {
-		if ((colon = strchr(line, ':')) == NULL || colon == line ||
-		    colon[1] == '\0')
-			return "expected name:hash";
-		*colon = '\0';
-		e->key = xstrdup(line);
-		e->value = xstrdup(colon + 1);
+		if (users_line_parse(line, &name, &hash, &why) == -1)
+			return why;
+		e->key = xstrdup(name);
+		e->value = xstrdup(hash);
 		return NULL;
 	}
 	if (line[0] == '@') {
@@ -97,7 +97,7 @@ parse_line(const struct table *t, char *line, struct entry *e)
 static int
 read_entries(struct table *t, FILE *fp, struct entry **out, size_t *count)
 {
-	char		 buf[TABLE_LINE_MAX + 2], *line, *end;
+	char		 buf[TABLE_LINE_MAX + 2], *line;
 	struct entry	*e = NULL;
 	size_t		 n = 0;
 	const char	*why;
@@ -105,11 +105,7 @@ read_entries(struct table *t, FILE *fp, struct entry **out, size_t *count)
 
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		lineno++;
-		for (line = buf; isspace((unsigned char)*line); line++)
-			;
-		end = line + strlen(line);
-		while (end > line && isspace((unsigned char)end[-1]))
-			*--end = '\0';
+		line = str_trim(buf);
 		if (*line == '\0' || *line == '#')
 			continue;
 		e = xreallocarray(e, n + 1, sizeof(*e));

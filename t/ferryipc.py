@@ -180,6 +180,20 @@ class Conn:
         if hello is not None:
             self.hello(hello)
 
+    @classmethod
+    def accepted(cls, sock, timeout=10.0):
+        """The server side of a connection a test accepted (a fake
+        queued that a real agent connects to)."""
+        c = cls.__new__(cls)
+        c.path = None
+        c.timeout = timeout
+        c.sock = sock
+        sock.settimeout(timeout)
+        c.next_reqid = 1
+        c.peer_hello = None
+        c.wakes = 0
+        return c
+
     def close(self):
         if self.sock is not None:
             self.sock.close()

@@ -10,6 +10,7 @@ import pytest
 
 from delegateharness import (DELEG_ONLY_ALICE_PW, DELEG_USERS,  # noqa: F401
     PROBE_SENDER, delegate, files_under, secrets_in)
+from conftest import wait_for
 from smtpdharness import USERS, b64, plain_blob
 
 
@@ -259,6 +260,41 @@ def test_smtpd_socket_only_for_smtpd(delegate):
     assert r is None or not r.startswith("%d " % DELEG_ANSWER), r
     assert delegate.sink.rcpt_count("grace@ferry.test") == 0
     assert delegate.sink.auth_attempts == []
+
+
+INJECTED = "victim@example.net"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to change uid")
+@pytest.mark.ferry_conf(delegate_probe_sender="sender")
+@pytest.mark.parametrize("sender", [
+    "a@example.net>\r\nRCPT TO:<%s>" % INJECTED,
+    "a@example.net>\nRCPT TO:<%s>" % INJECTED,
+    "a@example.net>\rRCPT TO:<%s>" % INJECTED,
+    "a@example.net>\x00\r\nRCPT TO:<%s>" % INJECTED,
+    "<a@example.net> SIZE=1\r\nRCPT TO:<%s>" % INJECTED,
+], ids=["crlf", "lf", "cr", "nul", "parameter"])
+def test_smtpd_socket_refuses_a_sender_that_is_no_address(delegate, sender):
+    """A DELEG_RCPT whose sender (the probe's MAIL FROM with
+    delegate_probe_sender = sender) is not an address, as a compromised
+    smtpd could send to inject commands, is refused: the connection is
+    closed, the delegate sees no injected command, and delegated answers
+    the next good question."""
+    path = str(delegate.ferry.run_dir / "smtpd" / "delegated.sock")
+    smtpd_user = delegate.ferry.daemon_user("smtpd")
+    r = ask_as(smtpd_user, path, DELEG_RCPT, "erin@ferry.test", sender)
+    assert r is None, r
+    wait_for(lambda: delegate.events("ipc-close"),
+        what="delegated logs the refused question")
+    r = ask_as(smtpd_user, path, DELEG_RCPT, "erin@ferry.test",
+        "someone@example.net")
+    assert r is not None and r.startswith("%d [0" % DELEG_ANSWER), r
+    mail = delegate.sink.mail_before("erin@ferry.test")
+    assert mail is not None and mail.startswith(
+        "MAIL FROM:<someone@example.net>"), delegate.sink.show()
+    cmds = [c for cs in delegate.sink.sessions().values() for c in cs]
+    assert not [c for c in cmds if INJECTED in c], delegate.sink.show()
+    assert delegate.sink.rcpt_count("erin@ferry.test") == 1
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to change uid")

@@ -193,6 +193,27 @@ def test_relay_refused_for_a_foreign_sender_is_posted(web, where):
     assert web.events("bounce", id=msgid) == []
 
 
+def test_unknown_user_in_relay_recipient_table_bounces(web):
+    """Postfix's 5.1.1 "User unknown in relay recipient table" names the
+    word relay but refuses the address: the sender gets a bounce and
+    nothing goes to WebSmtp, although the sender is foreign."""
+    smart = web.smarthost()
+    smart.rcpt_replies(RCPT, "550 5.1.1 <%s>: Recipient address rejected: "
+        "User unknown in relay recipient table")
+    web.start()
+    msgid = web.ferry.submit(RCPT, args=("-f", "alice@customer.example"))
+    web.start_relayd()
+    (f,) = web.wait_event("failed", id=msgid, to=RCPT)
+    assert f["class"] == "perm" and f.get("via") != "websmtp", f
+    (b,) = wait_bounce(smart)
+    assert b.rcpt_tos == ["alice@customer.example"]
+    _, (r,) = dsn_fields(parse(b.data))
+    assert "User unknown in relay recipient table" in r["diagnostic-code"], r
+    web.wait_queue_empty()
+    assert web.sink.received() == [] and web.sink.incomplete == []
+    assert web.events("websmtp", id=msgid) == []
+
+
 # --- the site's own mail ------------------------------------------------------
 
 @pytest.mark.ferry_conf(accepted_domains="corp.test")

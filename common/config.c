@@ -551,19 +551,6 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 	return 0;
 }
 
-static char *
-trim(char *s)
-{
-	char	*end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 static void
 config_defaults(struct config *conf)
 {
@@ -674,8 +661,8 @@ config_parse_line(struct config *conf, char *line, unsigned char *seen,
 		return -1;
 	}
 	*eq = '\0';
-	name = trim(line);
-	value = trim(eq + 1);
+	name = str_trim(line);
+	value = str_trim(eq + 1);
 	if ((key = config_find(name)) == NULL) {
 		*why = "unknown key";
 		return -1;
@@ -718,7 +705,7 @@ config_load(struct config *conf, const char *path)
 				len = strlen(buf);
 			continue;
 		}
-		line = trim(buf);
+		line = str_trim(buf);
 		if (*line == '\0' || *line == '#')
 			continue;
 		if (config_parse_line(conf, line, seen, &why) == -1) {

@@ -331,17 +331,6 @@ parse_scaled(const char *v, const char *units, const long long *scale,
 	return 0;
 }
 
-static int
-valid_name(const char *v, const char *extra)
-{
-	const char	*c;
-
-	for (c = v; *c != '\0'; c++)
-		if (!isalnum((unsigned char)*c) && strchr(extra, *c) == NULL)
-			return 0;
-	return 1;
-}
-
 /*
  * A domain or host name is valid if an address in it is: the one rule for
  * myhostname and for the domain lists built from it.
@@ -522,7 +511,7 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		}
 		break;
 	case CONF_USER:
-		if (*v == '\0' || strlen(v) > 32 || !valid_name(v, "-_.")) {
+		if (!unix_name_valid(v)) {
 			*why = "must be a user name";
 			return -1;
 		}

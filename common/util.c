@@ -77,3 +77,25 @@ str_trim(char *s)
 		*--end = '\0';
 	return s;
 }
+
+/*
+ * A Unix login name as Debian's tools make them: 1 to 32 of letters,
+ * digits, '.', '_' and '-', not starting with '-', maybe ending in '$'
+ * (Samba machine accounts).  Names that cross into mail headers and
+ * configuration are held to this, so no blank or control byte passes.
+ */
+int
+unix_name_valid(const char *name)
+{
+	size_t	 i, n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '$')
+		n--;
+	if (n == 0 || n > 32 || name[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) &&
+		    strchr("._-", name[i]) == NULL)
+			return 0;
+	return 1;
+}

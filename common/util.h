@@ -14,5 +14,6 @@ void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 int	 path_join(char *, size_t, const char *, const char *);
 char	*str_trim(char *);
+int	 unix_name_valid(const char *);
 
 #endif

@@ -268,6 +268,12 @@ handle_submit_commit(struct ipc_conn *c, struct ipc_frame *f,
 		ipc_conn_close(c, "bad submit-commit frame");
 		return;
 	}
+	/* sendmail's word, not queued's: it goes into a From header */
+	if (!unix_name_valid(login)) {
+		commit_fail(c, cs, f->reqid, IPC_ERR_PERM,
+		    "the login name is not a user name");
+		return;
+	}
 	req.conf = queue_conf();
 	req.login = login;
 	req.fullname = fullname;

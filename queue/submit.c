@@ -151,6 +151,12 @@ field_append(struct rewrite *rw, const char *line, size_t n)
 		rw->why = "header field too long";
 		return -1;
 	}
+	/* A field is written as a C string: a NUL would cut its CRLF off
+	 * and glue the next field, or the body, onto it. */
+	if (memchr(line, '\0', n) != NULL) {
+		rw->why = "NUL byte in a header";
+		return -1;
+	}
 	memcpy(rw->field + rw->flen, line, n);
 	memcpy(rw->field + rw->flen + n, "\r\n", 2);
 	rw->flen += n + 2;
@@ -175,9 +181,12 @@ write_from(struct rewrite *rw)
 		}
 		fputs("\" <", rw->out);
 	}
-	fprintf(rw->out, "%s%s\r\n", rw->env->sender[0] != '\0' ?
-	    rw->env->sender : rw->req->login,
-	    rw->req->fullname[0] != '\0' ? ">" : "");
+	if (rw->env->sender[0] != '\0')
+		fputs(rw->env->sender, rw->out);
+	else
+		fprintf(rw->out, "%s@%s", rw->req->login,
+		    rw->req->conf->myorigin);
+	fprintf(rw->out, "%s\r\n", rw->req->fullname[0] != '\0' ? ">" : "");
 }
 
 static void

@@ -366,6 +366,35 @@ def test_received_header_names_the_peer_uid_not_the_claimed_login(ferry):
         received
 
 
+@pytest.mark.parametrize("login", ["evil\r\nBcc: victim@example.test",
+    "evil\nBcc: victim@example.test", "evil\r", "two words", "", "-x"])
+def test_submit_commit_refuses_a_login_that_is_no_user_name(ferry, login):
+    """The login is sendmail's word and goes into the From header queued
+    writes: anything that is no user name is refused, nothing queued."""
+    with ferry.ipc(sock="submit", name="sendmail") as c:
+        reqid = c.send(ipc.SUBMIT)
+        f = c.expect(ipc.CREATED, reqid=reqid)
+        write_all(f.fd, b"Subject: x\n\nx\n")
+        os.close(f.fd)
+        c.send(ipc.RCPT, "a@example.test")
+        f = c.request(ipc.SUBMIT_COMMIT, f.fields[0], "", login, "",
+            U32(0), expect=(ipc.COMMITTED, ipc.ERROR))
+        assert f.type == ipc.ERROR, f
+        assert "user name" in f.fields[-1], f
+    wait_for(lambda: ferry.queue_files() == [], timeout=3,
+        what="refused submission removed (%r)" % (ferry.queue_files(),))
+
+
+def test_submit_commit_without_sender_uses_a_valid_login(ferry):
+    with ferry.ipc(sock="submit", name="sendmail") as c:
+        msgid, f = submit(c, b"Subject: x\n\nx\n", ["a@example.test"],
+            login="cron-job")
+        assert f.type == ipc.COMMITTED, f
+    headers, _ = split_message(ferry.read_msg(msgid))
+    assert header_values(headers, "From")[0].startswith("cron-job@"), \
+        headers
+
+
 def test_socket_modes(ferry):
     """Both sockets are open by mode (relayd, webrelayd and licensed reach
     the private one as three users); on the private one SO_PEERCRED

@@ -95,6 +95,30 @@ def test_sendmail_full_name_cannot_inject_headers(ferry, name):
     assert e["rcpts"] == ["rcpt@example.test"]
 
 
+@pytest.mark.parametrize("text", [
+    b"Subject: x\0\n\nReply-To: attacker@example.org\n",
+    b"Subject: x\0\nTo: rcpt@example.test\n\nbody\n",
+    b"Subject: a\n b\0c\n\nbody\n"])
+@pytest.mark.parametrize("flags", [(), ("-t",)])
+def test_sendmail_nul_in_a_header_is_refused(ferry, text, flags):
+    """A NUL in the header block once cut that field's CRLF off, so the
+    next field or the body was glued onto it (body lines became
+    headers).  Now the message is refused as malformed and not queued."""
+    r = ferry.sendmail(*flags, "rcpt@example.test", input=text)
+    assert r.returncode == 65, r
+    assert b"NUL" in r.stderr, r.stderr
+    assert_queue_empty(ferry)
+
+
+def test_sendmail_nul_in_the_body_keeps_the_header_boundary(ferry):
+    r = ferry.sendmail("rcpt@example.test",
+        input=b"Subject: x\n\nReply-To: a\0b@example.org\n")
+    assert r.returncode == 0, r
+    headers, body = split_message(ferry.read_msg(only_id(ferry)))
+    assert header_values(headers, "Reply-To") == [], headers
+    assert body == b"Reply-To: a\0b@example.org\r\n"
+
+
 def test_sendmail_keeps_existing_message_id_date_and_from(ferry):
     mine = [("From", "Robot <robot@example.org>"),
         ("Date", "Mon, 23 Nov 2026 09:30:56 +0100"),

@@ -27,7 +27,7 @@ OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
-	   common/password.c common/privsep.c common/route.c common/users.c \
+	   common/privsep.c common/route.c common/users.c \
 	   common/util.c common/workq.c
 # A delivery agent's link to queued, for relayd and webrelayd.
 AGENT	:= common/qlink.c common/agent.c
@@ -46,7 +46,7 @@ WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
 SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
 	   smtpd/lookup.c smtpd/dclient.c smtpd/table.c smtpd/qclient.c \
-	   smtpd/tls.c
+	   smtpd/tls.c common/password.c
 DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
 	   delegated/cache.c $(SMTPIO)
 # The signed licence, for the programs that check it.
@@ -55,7 +55,7 @@ FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
 LICENSED := licensed/licensed.c common/qlink.c $(LICENSE)
 SENDMAIL := sendmail/sendmail.c
 CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
-	   $(LICENSE)
+	   common/password.c $(LICENSE)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
 PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/smtpd \
@@ -136,6 +136,8 @@ t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
 
 # Unit tests of a daemon's own policy link that module too.
 t/unit/bin/test_refusal: $(call objs,relayd/refusal.c)
+t/unit/bin/test_password: $(call objs,common/password.c)
+t/unit/bin/test_password: LDLIBS += -lcrypto
 
 run: all
 	@etc/install-deps run users

@@ -12,22 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "password.h"
-
-/* Compare without an early exit, so the time says nothing about where
- * two hashes first differ. */
-static int
-equal_consttime(const char *a, const char *b, size_t len)
-{
-	const unsigned char	*p = (const unsigned char *)a;
-	const unsigned char	*q = (const unsigned char *)b;
-	unsigned char		 diff = 0;
-	size_t			 i;
-
-	for (i = 0; i < len; i++)
-		diff |= p[i] ^ q[i];
-	return diff == 0;
-}
 
 /* Hash password with a new salt into out; -1 on failure (errno set). */
 int
@@ -68,7 +55,8 @@ password_check(const char *password, const char *hash)
 	out = crypt_rn(password, hash, &data, sizeof(data));
 	len = strlen(hash);
 	if (out != NULL && out[0] != '*' && strlen(out) == len)
-		match = equal_consttime(out, hash, len);
+		/* no early exit: the time says nothing of where they differ */
+		match = CRYPTO_memcmp(out, hash, len) == 0;
 	explicit_bzero(&data, sizeof(data));
 	return match;
 }

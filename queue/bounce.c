@@ -260,6 +260,7 @@ bounce_commit(const struct envelope *orig, enum bounce_kind kind)
 	struct stat	 st;
 	char		 id[QUEUE_ID_LEN + 1];
 	FILE		*fp;
+	const char	*step = "write the bounce";
 	int		 fd;
 
 	if ((fd = store_reserve(id)) == -1) {
@@ -282,14 +283,17 @@ bounce_commit(const struct envelope *orig, enum bounce_kind kind)
 	if (fclose(fp) == EOF)
 		goto fail;
 	env.size = st.st_size;
-	if (store_write_envelope(&env, -1) == -1 || store_sync() == -1)
+	if (store_write_envelope(&env, -1, &step) == -1)
+		goto fail;
+	step = "fsync of the queue directory";
+	if (store_sync() == -1)
 		goto fail;
 	log_event("event=bounce id=%s bounce=%s action=%s", orig->id, id,
 	    kinds[kind].action);
 	queue_commit_schedule(&env);
 	return 0;
 fail:
-	log_warn("id=%s cannot commit a bounce", orig->id);
+	log_warn("id=%s cannot commit a bounce: %s", orig->id, step);
 	store_remove(id);
 	envelope_free(&env);
 	return -1;

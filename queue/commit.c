@@ -40,6 +40,8 @@ struct commit {
 	int			 msgfd;		/* a new message's, to sync */
 	int			 drop_input;	/* ID.in goes once synced */
 	int			 sync_failed;	/* the worker's answer */
+	int			 sync_errno;	/* and, if it failed, why */
+	const char		*sync_step;
 	struct envelope		 env;		/* a new message's */
 };
 
@@ -104,7 +106,7 @@ sync_waiting(evutil_socket_t fd, short events, void *arg)
 	(void)arg;
 	synced = store_sync() == 0;
 	if (!synced)
-		log_warn("fsync of the queue directory");
+		log_warn("cannot commit: fsync of the queue directory");
 	while ((cm = TAILQ_FIRST(&waiting)) != NULL) {
 		TAILQ_REMOVE(&waiting, cm, entry);
 		reply_committed(cm, synced);
@@ -133,7 +135,9 @@ sync_new(struct workq_item *item)
 {
 	struct commit	*cm = (struct commit *)item;
 
-	cm->sync_failed = store_write_envelope(&cm->env, cm->msgfd) == -1;
+	cm->sync_failed = store_write_envelope(&cm->env, cm->msgfd,
+	    &cm->sync_step) == -1;
+	cm->sync_errno = cm->sync_failed ? errno : 0;
 }
 
 /* Back in the event loop: on to the directory fsync, or refused. */
@@ -150,7 +154,8 @@ new_synced(struct workq_item *item)
 		commit_wait(cm);
 		return;
 	}
-	log_warnx("id=%s cannot commit: sync failed", cm->env.id);
+	log_warnx("id=%s cannot commit: %s: %s", cm->env.id, cm->sync_step,
+	    strerror(cm->sync_errno));
 	if (cm->conn != NULL)
 		ipc_conn_reply_error(cm->conn, cm->reqid, IPC_ERR_TEMP,
 		    "cannot write the queue file");

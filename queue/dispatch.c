@@ -367,6 +367,7 @@ void
 queue_sweep(time_t now)
 {
 	struct qmsg	*m, *next;
+	const char	*step;
 	int		 changed;
 
 	for (m = sched_first(); m != NULL; m = next) {
@@ -378,9 +379,9 @@ queue_sweep(time_t now)
 		changed |= warn_delayed(m, now);
 		if (!changed)
 			continue;
-		if (store_write_envelope(&m->env, -1) == -1)
-			log_warn("id=%s cannot record expiry or warning",
-			    m->env.id);
+		if (store_write_envelope(&m->env, -1, &step) == -1)
+			log_warn("id=%s cannot record expiry or warning: %s",
+			    m->env.id, step);
 		else
 			queue_commit_update(NULL, 0);
 	}
@@ -480,6 +481,7 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	struct qmsg		*m;
 	struct rcpt		 saved, *r;
 	enum websmtp_verdict	 route;
+	const char		*step;
 	int			 to_web;
 
 	if (ipc_get_str(f, id, sizeof(id)) == -1 ||
@@ -516,8 +518,8 @@ handle_report(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		ipc_conn_reply_ok(c, f->reqid);
 		return;
 	}
-	if (store_write_envelope(&m->env, -1) == -1) {
-		log_warn("id=%s cannot record result", id);
+	if (store_write_envelope(&m->env, -1, &step) == -1) {
+		log_warn("id=%s cannot record result: %s", id, step);
 		free(r->error);
 		*r = saved;
 		m->handed[index] = 1;

@@ -108,17 +108,21 @@ store_open_message(const char *id, int flags)
  * Write ID.tmp, sync it, rename it to ID.env.  The caller syncs q/.
  * With msgfd (a new message's ID.msg, else -1), the message is synced
  * first; both files' writeback is started before either sync waits, so
- * the file system can put both in one journal commit.
+ * the file system can put both in one journal commit.  On failure *step
+ * names what failed and errno says why (runs in sync threads: it logs
+ * nothing itself).
  */
 int
-store_write_envelope(const struct envelope *env, int msgfd)
+store_write_envelope(const struct envelope *env, int msgfd,
+    const char **step)
 {
 	char	 tmp[64], path[64];
-	FILE	*fp;
-	int	 fd;
+	FILE	*fp = NULL;
+	int	 fd, saved;
 
 	store_path(tmp, sizeof(tmp), env->id, "tmp");
 	store_path(path, sizeof(path), env->id, "env");
+	*step = "create ID.tmp";
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | OPEN_FLAGS, 0600);
 	if (fd == -1)
 		return -1;
@@ -126,24 +130,36 @@ store_write_envelope(const struct envelope *env, int msgfd)
 		close(fd);
 		goto fail;
 	}
-	if (envelope_write(env, fp) == -1 || fflush(fp) == EOF) {
-		fclose(fp);
+	*step = "write ID.tmp";
+	if (envelope_write(env, fp) == -1 || fflush(fp) == EOF)
 		goto fail;
-	}
 	if (msgfd != -1) {
 		/* only a hint: the fdatasync()s below are the guarantee */
 		(void)sync_file_range(msgfd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
-	if ((msgfd != -1 && fdatasync(msgfd) == -1) || fdatasync(fd) == -1) {
-		fclose(fp);
+	*step = "fdatasync ID.msg";
+	if (msgfd != -1 && fdatasync(msgfd) == -1)
+		goto fail;
+	*step = "fdatasync ID.tmp";
+	if (fdatasync(fd) == -1)
+		goto fail;
+	*step = "close ID.tmp";
+	if (fclose(fp) == EOF) {
+		fp = NULL;
 		goto fail;
 	}
-	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+	fp = NULL;
+	*step = "rename ID.tmp to ID.env";
+	if (rename(tmp, path) == -1)
 		goto fail;
 	return 0;
 fail:
+	saved = errno;
+	if (fp != NULL)
+		fclose(fp);
 	unlink(tmp);
+	errno = saved;
 	return -1;
 }
 

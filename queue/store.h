@@ -16,7 +16,7 @@ int	 store_reserve(char *);
 int	 store_create_input(const char *);
 int	 store_open_input(const char *);
 int	 store_open_message(const char *, int);
-int	 store_write_envelope(const struct envelope *, int);
+int	 store_write_envelope(const struct envelope *, int, const char **);
 int	 store_sync(void);
 void	 store_discard(const char *);
 void	 store_remove_input(const char *);

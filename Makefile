@@ -62,10 +62,12 @@ PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/smtpd \
 	   bin/delegated bin/ferry-license \
 	   bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
+# LD_PRELOAD shims the tests inject faults with (never sanitized).
+SHIMS	:= $(patsubst t/shim/%.c,t/shim/bin/%.so,$(wildcard t/shim/*.c))
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-all: deps-build $(PROGS) $(UNITBIN)
+all: deps-build $(PROGS) $(UNITBIN) $(SHIMS)
 
 # Installs missing Debian packages when run as root; otherwise lists them.
 deps-build:
@@ -134,6 +136,11 @@ t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
 	@mkdir -p t/unit/bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+t/shim/bin/%.so: t/shim/%.c
+	@mkdir -p t/shim/bin
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -shared -fPIC \
+		-o $@ $< -ldl
+
 # Unit tests of a daemon's own policy link that module too.
 t/unit/bin/test_refusal: $(call objs,relayd/refusal.c)
 t/unit/bin/test_password: $(call objs,common/password.c)
@@ -180,7 +187,7 @@ install: all
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
 
 clean:
-	rm -rf obj bin t/unit/bin
+	rm -rf obj bin t/unit/bin t/shim/bin
 
 .PHONY: all deps-build deps-test run stop test bench install clean
 

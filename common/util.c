@@ -3,9 +3,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -98,4 +101,30 @@ unix_name_valid(const char *name)
 		    strchr("._-", name[i]) == NULL)
 			return 0;
 	return 1;
+}
+
+/*
+ * fsync the directory holding path, so that a file renamed or linked
+ * into it is durable.  -1 with errno on failure.
+ */
+int
+fsync_parent(const char *path)
+{
+	char	 dir[PATH_MAX];
+	char	*slash;
+	int	 fd, r, saved;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash[slash == dir ? 1 : 0] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }

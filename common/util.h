@@ -15,5 +15,6 @@ char	*xstrdup(const char *);
 int	 path_join(char *, size_t, const char *, const char *);
 char	*str_trim(char *);
 int	 unix_name_valid(const char *);
+int	 fsync_parent(const char *);
 
 #endif

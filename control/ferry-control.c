@@ -326,27 +326,6 @@ users_copy(FILE *in, FILE *out, const char *user, const char *hash,
 		fprintf(out, "%s:%s\n", user, hash);
 }
 
-/* fsync the directory of path, so that a rename in it is durable. */
-static int
-fsync_parent(const char *path)
-{
-	char	 dir[PATH_MAX];
-	char	*slash;
-	int	 fd, r;
-
-	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
-	    (slash = strrchr(dir, '/')) == NULL) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	slash[slash == dir ? 1 : 0] = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Make the written tmp file the users file: fsync, close, rename. */
 static int
 users_install(FILE *out, const char *tmp, const char *file)

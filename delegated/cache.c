@@ -241,7 +241,7 @@ cache_save(void)
 		    e->e.result == DELEG_YES ? "yes" : "no",
 		    (long long)e->e.stored, (long long)e->e.expires, e->e.text);
 	if (fflush(fp) == EOF || fsync(fileno(fp)) == -1 || fclose(fp) == EOF ||
-	    rename(tmp, cache_path) == -1) {
+	    rename(tmp, cache_path) == -1 || fsync_parent(cache_path) == -1) {
 		log_warn("cannot write %s", cache_path);
 		unlink(tmp);
 		return;

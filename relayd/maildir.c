@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "relayd.h"
+#include "util.h"
 
 /* path with %u replaced by the local part, which may not escape it. */
 static int
@@ -96,18 +97,6 @@ copy_message(int out, int in, const char *head)
 	return n == -1 ? -1 : 0;
 }
 
-static int
-fsync_dir(const char *path)
-{
-	int	 fd, r;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Deliver the message to one recipient's Maildir. */
 static void
 maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
@@ -116,7 +105,7 @@ maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 	char		 name[200], head[1024], host[64];
 	const char	*why = NULL;
 	struct timespec	 ts;
-	int		 fd;
+	int		 fd, saved;
 
 	if (maildir_path(tmpl, rc->addr, dir, sizeof(dir), &why) == -1) {
 		rc->result = RESULT_PERM;
@@ -137,24 +126,30 @@ maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 	if (maildir_make(dir) == -1 ||
 	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
 	    copy_message(fd, job->fd, head) == -1 || fsync(fd) == -1 ||
-	    link(tmp, new) == -1) {
-		rc->result = RESULT_TEMP;	/* disk full, permissions: fixable */
-		snprintf(rc->reply, sizeof(rc->reply),
-		    "451 4.3.0 Maildir delivery to %.300s failed: %s", dir,
-		    strerror(errno));
-		if (fd != -1) {
-			close(fd);
-			unlink(tmp);
-		}
-		return;
+	    link(tmp, new) == -1)
+		goto fail;
+	if (fsync_parent(new) == -1) {
+		/* not durable, so not delivered: the retry writes it anew */
+		saved = errno;
+		unlink(new);
+		errno = saved;
+		goto fail;
 	}
 	close(fd);
 	unlink(tmp);
-	snprintf(new, sizeof(new), "%s/new", dir);
-	fsync_dir(new);
 	rc->result = RESULT_DELIVERED;
 	snprintf(rc->reply, sizeof(rc->reply), "250 2.0.0 delivered to %.400s/new",
 	    dir);
+	return;
+fail:
+	rc->result = RESULT_TEMP;	/* disk full, permissions: fixable */
+	snprintf(rc->reply, sizeof(rc->reply),
+	    "451 4.3.0 Maildir delivery to %.300s failed: %s", dir,
+	    strerror(errno));
+	if (fd != -1) {
+		close(fd);
+		unlink(tmp);
+	}
 }
 
 void

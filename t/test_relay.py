@@ -11,7 +11,7 @@ import time
 import pytest
 
 import sinks
-from conftest import make_message, wait_for
+from conftest import REPO, make_message, wait_for
 from relayharness import SENDER, dsn_fields, parse, relay  # noqa: F401
 
 
@@ -542,6 +542,31 @@ def test_maildir_delivery(relay):
             relay.ferry.daemon_uid_gid("relayd")[0]
     relay.wait_event("delivered", id=msgid, to="alice@localhost")
     relay.wait_queue_empty()
+
+
+def test_maildir_not_delivered_when_the_directory_sync_fails(relay):
+    """A message linked into new/ is durable only once new/ is fsynced:
+    when that fails (EIO from an LD_PRELOAD shim) relayd defers, takes
+    the file back out of new/, and the next try delivers it once."""
+    shim = REPO / "t" / "shim" / "bin" / "failsync.so"
+    mail = relay.maildir_root()
+    relay.routes({"localhost": "maildir:%s/%%u/Maildir" % mail})
+    msgid = submit_raw(relay.ferry, ["alice@localhost"],
+        make_message("x\n", subject="sync fails"))
+    relay.env = dict(relay.env or {}, LD_PRELOAD=str(shim),
+        FERRY_FAIL_DIRSYNC="/alice/Maildir/new")
+    relay.start()
+    (ev,) = relay.wait_event("deferred", id=msgid, to="alice@localhost")
+    assert "Input/output error" in relay.ferry.log("relayd"), ev
+    assert os.listdir(mail / "alice" / "Maildir" / "new") == []
+    assert relay.events("delivered") == []
+    relay.stop()
+    relay.env = {k: v for k, v in relay.env.items()
+        if k not in ("LD_PRELOAD", "FERRY_FAIL_DIRSYNC")}
+    relay.start()
+    relay.ferry.control("flush")
+    relay.wait_event("delivered", id=msgid, to="alice@localhost", timeout=30)
+    assert len(os.listdir(mail / "alice" / "Maildir" / "new")) == 1
 
 
 def test_maildir_two_users_and_two_messages(relay):

@@ -342,6 +342,19 @@ valid_name(const char *v, const char *extra)
 	return 1;
 }
 
+/* A host or domain name is valid if an address in it is. */
+static int
+valid_domain(const char *name, const char **why)
+{
+	struct mailaddr	 ma;
+	char		 probe[260];
+
+	if (name[0] == '[' || strlen(name) > 253)
+		return 0;
+	snprintf(probe, sizeof(probe), "x@%s", name);
+	return addr_parse(probe, 0, &ma, why) == 0;
+}
+
 static int
 valid_choice(const char *choices, const char *v, const char **why)
 {
@@ -362,7 +375,6 @@ valid_list(enum config_type type, const char *v, const char **why)
 	struct sockaddr_storage	 ss;
 	struct netmask		 nm;
 	socklen_t		 len;
-	struct mailaddr		 ma;
 	char			 word[256], probe[260];
 	int			 r, port;
 
@@ -388,10 +400,7 @@ valid_list(enum config_type type, const char *v, const char **why)
 				goto bad;
 			break;
 		default:
-			/* a domain is valid if an address in it is */
-			snprintf(probe, sizeof(probe), "x@%s", word);
-			if (word[0] == '[' || addr_parse(probe, 0, &ma,
-			    why) == -1)
+			if (!valid_domain(word, why))
 				goto bad;
 			break;
 		}
@@ -503,7 +512,7 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		}
 		break;
 	case CONF_STRING:
-		if (strlen(v) > 253 || !valid_name(v, ".-_")) {
+		if (*v != '\0' && !valid_domain(v, why)) {
 			*why = "must be a host or domain name";
 			return -1;
 		}

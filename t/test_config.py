@@ -198,3 +198,15 @@ def test_queued_refuses_to_start_with_bad_config_and_leaves_no_socket(
     assert_config_error(r, str(ferry.conf_path), nlines)
     assert not ferry.socket_path().exists()
     assert not ferry.submit_socket.exists()
+
+
+@pytest.mark.parametrize("name", [".", "a..b", "-x.example.test", "[1.2.3.4]"])
+def test_config_myhostname_must_be_a_host_name(conf_dir, name):
+    # accepted_domains defaults to myhostname: both go through one
+    # validator, so a default never holds what the key itself refuses
+    path = write_conf(conf_dir, "# a comment\nmyhostname = %s\n" % name)
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, 2)
+    path = write_conf(conf_dir, "accepted_domains = %s\n" % name)
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, 1)

@@ -231,7 +231,7 @@ main(int argc, char **argv)
 	}
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
-	sock = daemon_listen(&ld, &ps, "licensed.sock", 0666);
+	sock = daemon_listen(&ld, &ps, "licensed.sock", 0600);
 	daemon_detach(&ld);
 	privsep_drop(&ps, "/", 0);
 

@@ -123,6 +123,17 @@ def test_ferryctl_license_and_status(lic):
     assert b"licence: valid, 10 days left" in r.stdout, r.stdout
 
 
+def test_socket_is_private(lic):
+    """Only root (ferryctl license) asks licensed: its socket is 0600
+    like the other daemons' own sockets, not open to every local user."""
+    import stat
+    lic.write("a", text())
+    lic.start("a")
+    mode = os.stat(lic.ferry.run_dir / "licensed.sock").st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600, oct(mode)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def test_runs_as_its_user(lic):
     lic.write("a", text())

@@ -51,13 +51,25 @@ struct config_key {
 	size_t		 offset;
 	const char	*fallback;	/* default, parsed like a value */
 	long long	 min;		/* smallest valid number */
+	long long	 max;		/* largest valid number */
 	const char	*help;
 	const char	*choices;	/* CONF_CHOICE: the valid words */
 };
 
-#define KEY(n, t, d, m, h) { #n, t, offsetof(struct config, n), d, m, h, NULL }
+#define KEY(n, t, d, m, h) \
+	{ #n, t, offsetof(struct config, n), d, m, 0, h, NULL }
+#define NUM(n, t, d, lo, hi, h) \
+	{ #n, t, offsetof(struct config, n), d, lo, hi, h, NULL }
 #define CHOICE(n, d, c, h) \
-	{ #n, CONF_CHOICE, offsetof(struct config, n), d, 0, h, c }
+	{ #n, CONF_CHOICE, offsetof(struct config, n), d, 0, 0, h, c }
+
+/*
+ * Maxima keep every use safe: durations fit an int of milliseconds
+ * (timers) and added to time_t never overflow; sizes and counts fit an
+ * int.
+ */
+#define HOUR	3600LL
+#define DAY	86400LL
 
 static const struct config_key config_keys[] = {
 	KEY(queue_directory, CONF_PATH, "/var/spool/ferry", 0,
@@ -75,21 +87,21 @@ static const struct config_key config_keys[] = {
 	KEY(myorigin, CONF_STRING, "", 0,
 	    "Domain appended to local user names in sender addresses. "
 	    "Empty: myhostname."),
-	KEY(max_message_size, CONF_SIZE, "50M", 1024,
+	NUM(max_message_size, CONF_SIZE, "50M", 1024, 1024LL * 1024 * 1024,
 	    "Largest message accepted, headers included."),
-	KEY(max_recipients, CONF_NUMBER, "1000", 1,
+	NUM(max_recipients, CONF_NUMBER, "1000", 1, 100000,
 	    "Most recipients of one message."),
-	KEY(queue_min_free, CONF_SIZE, "100M", 0,
+	NUM(queue_min_free, CONF_SIZE, "100M", 0, 1024LL * 1024 * 1024 * 1024,
 	    "Refuse new messages (temporary failure) when the spool's file "
 	    "system has less free space than this."),
-	KEY(retry_min, CONF_DURATION, "5m", 1,
+	NUM(retry_min, CONF_DURATION, "5m", 1, 7 * DAY,
 	    "Shortest wait before retrying a deferred recipient."),
-	KEY(retry_max, CONF_DURATION, "1h", 1,
+	NUM(retry_max, CONF_DURATION, "1h", 1, 7 * DAY,
 	    "Longest wait between retries; the wait grows with the "
 	    "message's age between retry_min and retry_max."),
-	KEY(queue_lifetime, CONF_DURATION, "5d", 1,
+	NUM(queue_lifetime, CONF_DURATION, "5d", 1, 60 * DAY,
 	    "After this long in the queue, undelivered recipients fail."),
-	KEY(bounce_lifetime, CONF_DURATION, "2d", 1,
+	NUM(bounce_lifetime, CONF_DURATION, "2d", 1, 60 * DAY,
 	    "queue_lifetime for messages with the null sender (bounces)."),
 	KEY(queue_user, CONF_USER, "ferry-queue", 0,
 	    "User queued runs as when started as root."),
@@ -116,24 +128,24 @@ static const struct config_key config_keys[] = {
 	    "Empty: no AUTH."),
 	KEY(relay_helo_name, CONF_STRING, "", 0,
 	    "Name relayd gives in EHLO. Empty: myhostname."),
-	KEY(relay_mx_port, CONF_NUMBER, "25", 1,
+	NUM(relay_mx_port, CONF_NUMBER, "25", 1, 65535,
 	    "Port of MX hosts (25; tests point it elsewhere)."),
-	KEY(relay_max_processes, CONF_NUMBER, "20", 1,
+	NUM(relay_max_processes, CONF_NUMBER, "20", 1, 1000,
 	    "Most delivery processes relayd runs at once."),
-	KEY(relay_destination_concurrency, CONF_NUMBER, "5", 1,
+	NUM(relay_destination_concurrency, CONF_NUMBER, "5", 1, 1000,
 	    "Most connections to one destination (MX domain or smarthost)."),
-	KEY(relay_connect_timeout, CONF_DURATION, "30s", 1,
+	NUM(relay_connect_timeout, CONF_DURATION, "30s", 1, HOUR,
 	    "Time to connect to a remote SMTP server."),
-	KEY(relay_command_timeout, CONF_DURATION, "5m", 1,
+	NUM(relay_command_timeout, CONF_DURATION, "5m", 1, HOUR,
 	    "Time to wait for the greeting or a reply to a command "
 	    "(RFC 5321 section 4.5.3.2)."),
-	KEY(relay_data_timeout, CONF_DURATION, "10m", 1,
+	NUM(relay_data_timeout, CONF_DURATION, "10m", 1, HOUR,
 	    "Time to send one block of message data, and to wait for the "
 	    "reply after the final dot."),
-	KEY(relay_idle_timeout, CONF_DURATION, "5s", 1,
+	NUM(relay_idle_timeout, CONF_DURATION, "5s", 1, HOUR,
 	    "How long an open connection waits for another message to the "
 	    "same destination before QUIT."),
-	KEY(delay_warning_time, CONF_DURATION, "0", 0,
+	NUM(delay_warning_time, CONF_DURATION, "0", 0, 60 * DAY,
 	    "Tell the sender once when a message has been undelivered this "
 	    "long. 0: never."),
 	KEY(smtpd_user, CONF_USER, "ferry-smtpd", 0,
@@ -175,20 +187,20 @@ static const struct config_key config_keys[] = {
 	    "way."),
 	KEY(smtpd_vrfy, CONF_BOOL, "no", 0,
 	    "Answer VRFY from the recipient table (no: 252 for all)."),
-	KEY(smtpd_max_sessions, CONF_NUMBER, "2000", 1,
+	NUM(smtpd_max_sessions, CONF_NUMBER, "2000", 1, 100000,
 	    "Concurrent SMTP sessions; more get 421."),
-	KEY(smtpd_max_sessions_per_ip, CONF_NUMBER, "50", 1,
+	NUM(smtpd_max_sessions_per_ip, CONF_NUMBER, "50", 1, 100000,
 	    "Concurrent SMTP sessions from one client address; more get 421."),
-	KEY(smtpd_timeout, CONF_DURATION, "5m", 1,
+	NUM(smtpd_timeout, CONF_DURATION, "5m", 1, HOUR,
 	    "Idle time allowed while smtpd waits for a command or data."),
-	KEY(smtpd_max_errors, CONF_NUMBER, "10", 1,
+	NUM(smtpd_max_errors, CONF_NUMBER, "10", 1, 1000,
 	    "Errors in one session before smtpd says 421 and disconnects."),
-	KEY(smtpd_auth_failure_delay, CONF_DURATION, "2s", 0,
+	NUM(smtpd_auth_failure_delay, CONF_DURATION, "2s", 0, 60,
 	    "Delay before answering a failed AUTH, times the session's "
 	    "failures so far."),
-	KEY(smtpd_auth_max_failures, CONF_NUMBER, "3", 1,
+	NUM(smtpd_auth_max_failures, CONF_NUMBER, "3", 1, 100,
 	    "Failed AUTHs in one session before disconnecting it."),
-	KEY(smtpd_auth_ip_max_failures, CONF_NUMBER, "10", 1,
+	NUM(smtpd_auth_ip_max_failures, CONF_NUMBER, "10", 1, 10000,
 	    "Failed AUTHs from one client address within an hour before "
 	    "its AUTH is refused outright (454) until the hour is over."),
 	KEY(delegate_user, CONF_USER, "ferry-deleg", 0,
@@ -222,29 +234,29 @@ static const struct config_key config_keys[] = {
 	CHOICE(delegate_reject_text, "fixed", "fixed pass",
 	    "What smtpd says for a recipient the delegate refuses: \"550 "
 	    "5.1.1 User unknown\", or the delegate's own text."),
-	KEY(delegate_connections, CONF_NUMBER, "2", 1,
+	NUM(delegate_connections, CONF_NUMBER, "2", 1, DELEGATE_MAX_CONNECTIONS,
 	    "Connections to the delegates at most."),
-	KEY(delegate_rate, CONF_NUMBER, "5", 1,
+	NUM(delegate_rate, CONF_NUMBER, "5", 1, 10000,
 	    "Probes per second at most (a token bucket)."),
-	KEY(delegate_wait, CONF_DURATION, "10s", 1,
+	NUM(delegate_wait, CONF_DURATION, "10s", 1, HOUR,
 	    "How long smtpd waits for an answer before saying 4xx; the probe "
 	    "goes on and fills the cache."),
-	KEY(delegate_timeout, CONF_DURATION, "30s", 1,
+	NUM(delegate_timeout, CONF_DURATION, "30s", 1, HOUR,
 	    "Timeout for connecting and for each reply of the delegate."),
-	KEY(delegate_dead_time, CONF_DURATION, "5m", 1,
+	NUM(delegate_dead_time, CONF_DURATION, "5m", 1, DAY,
 	    "A delegate that cannot be reached is skipped this long."),
-	KEY(delegate_positive_ttl, CONF_DURATION, "7d", 1,
+	NUM(delegate_positive_ttl, CONF_DURATION, "7d", 1, 365 * DAY,
 	    "How long a recipient the delegate accepted stays cached."),
-	KEY(delegate_negative_ttl, CONF_DURATION, "1h", 1,
+	NUM(delegate_negative_ttl, CONF_DURATION, "1h", 1, 365 * DAY,
 	    "How long a recipient the delegate refused stays cached."),
-	KEY(delegate_auth_ttl, CONF_DURATION, "5m", 0,
+	NUM(delegate_auth_ttl, CONF_DURATION, "5m", 0, DAY,
 	    "How long good credentials stay cached (in memory, as an HMAC). "
 	    "0: not at all."),
 	KEY(delegate_selfcheck, CONF_BOOL, "yes", 0,
 	    "At start and daily, probe a made-up address of each "
 	    "delegate_recipients domain, to find a delegate that accepts "
 	    "anything."),
-	KEY(delegate_auth_max_failures, CONF_NUMBER, "3", 1,
+	NUM(delegate_auth_max_failures, CONF_NUMBER, "3", 1, 1000,
 	    "Failed AUTHs for one user at the delegate within 15 minutes "
 	    "after which that user is refused here without asking (the "
 	    "delegate may lock the account)."),
@@ -272,7 +284,7 @@ static const struct config_key config_keys[] = {
 	    "basic:USER:KEY sends HTTP Basic credentials instead of the "
 	    "licence (a Mailgun-style messages.mime endpoint). Keep this "
 	    "file unreadable to others when set."),
-	KEY(webrelay_timeout, CONF_DURATION, "60s", 1,
+	NUM(webrelay_timeout, CONF_DURATION, "60s", 1, HOUR,
 	    "Time to connect, and the longest silence while posting; the "
 	    "whole post may take this plus 1 s per 32 KiB of message."),
 	KEY(webrelay_user, CONF_USER, "ferry-web", 0,
@@ -296,8 +308,9 @@ config_find(const char *name)
 /* Parse "123", "10k", "5m"...: multiply by the unit the suffix names. */
 static int
 parse_scaled(const char *v, const char *units, const long long *scale,
-    long long min, long long *out, const char **why)
+    long long min, long long max, long long *out, const char **why)
 {
+	static char	 msg[64];
 	char		*end;
 	long long	 n, mult = 1;
 	const char	*u;
@@ -323,8 +336,10 @@ parse_scaled(const char *v, const char *units, const long long *scale,
 		*why = "number too large";
 		return -1;
 	}
-	if (n * mult < min) {
-		*why = "value too small";
+	if (n * mult < min || n * mult > max) {
+		snprintf(msg, sizeof(msg), "value out of range %lld..%lld",
+		    min, max);
+		*why = msg;
 		return -1;
 	}
 	*out = n * mult;
@@ -527,13 +542,14 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 		}
 		return 0;
 	case CONF_NUMBER:
-		return parse_scaled(v, "", NULL, key->min, num, why);
+		return parse_scaled(v, "", NULL, key->min, key->max, num,
+		    why);
 	case CONF_SIZE:
-		return parse_scaled(v, size_units, size_scale, key->min, num,
-		    why);
+		return parse_scaled(v, size_units, size_scale, key->min,
+		    key->max, num, why);
 	case CONF_DURATION:
-		return parse_scaled(v, time_units, time_scale, key->min, num,
-		    why);
+		return parse_scaled(v, time_units, time_scale, key->min,
+		    key->max, num, why);
 	}
 	free(*str);
 	*str = xstrdup(v);
@@ -779,6 +795,9 @@ config_print_defaults(FILE *fp)
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		fprintf(fp, "\n");
 		print_comment(fp, config_keys[i].help);
+		if (config_keys[i].max != 0)
+			fprintf(fp, "# Range: %lld..%lld.\n",
+			    config_keys[i].min, config_keys[i].max);
 		fprintf(fp, "#%s =%s%s\n", config_keys[i].name,
 		    *config_keys[i].fallback != '\0' ? " " : "",
 		    config_keys[i].fallback);

@@ -12,6 +12,9 @@
 
 #define FERRY_CONF_DEFAULT	"/etc/ferry/ferry.conf"
 
+/* delegate_connections at most: the size of delegated's pool */
+#define DELEGATE_MAX_CONNECTIONS	64
+
 struct config {
 	char		*queue_directory;
 	char		*run_directory;

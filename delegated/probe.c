@@ -46,8 +46,8 @@ static struct smtp_policy	 policy;
 static time_t			 dead_time;
 
 /* Open connections for recipient probes, not in use; under lock. */
-static struct smtp_conn		*idle[SERVERS_MAX * 8];
-static time_t			 idle_since[SERVERS_MAX * 8];
+static struct smtp_conn		*idle[DELEGATE_MAX_CONNECTIONS];
+static time_t			 idle_since[DELEGATE_MAX_CONNECTIONS];
 static int			 nidle, nopen, max_open;
 
 int
@@ -211,9 +211,14 @@ static void
 pool_give(struct smtp_conn *c)
 {
 	pthread_mutex_lock(&lock);
-	idle_since[nidle] = time(NULL);
-	idle[nidle++] = c;
+	if (nidle < DELEGATE_MAX_CONNECTIONS) {
+		idle_since[nidle] = time(NULL);
+		idle[nidle++] = c;
+		c = NULL;
+	}
 	pthread_mutex_unlock(&lock);
+	if (c != NULL)	/* the pool is full: never write past it */
+		conn_close(c, 1);
 }
 
 static void

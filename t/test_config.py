@@ -70,8 +70,8 @@ def test_config_error_from_queued(conf_dir, kind):
     assert_config_error(r, path, BAD_LINENO)
 
 
-@pytest.mark.parametrize("name", [".", "mx.example.test.", "-mx.test",
-                                  "mx_1.example.test"])
+@pytest.mark.parametrize("name", [".", "a..b", "mx.example.test.",
+    "-mx.test", "mx_1.example.test", "[1.2.3.4]"])
 def test_myhostname_must_be_a_domain_name(conf_dir, name):
     """myhostname is checked as accepted_domains' entries are: the
     accepted_domains derived from it must be a value that key accepts."""
@@ -214,3 +214,43 @@ def test_queued_refuses_to_start_with_bad_config_and_leaves_no_socket(
     assert_config_error(r, str(ferry.conf_path), nlines)
     assert not ferry.socket_path().exists()
     assert not ferry.submit_socket.exists()
+
+
+def numeric_keys():
+    """(key, min, max) of every key whose defaults entry has a Range."""
+    r = run([BIN / "ferry-control", "defaults"])
+    keys, lo_hi = [], None
+    for line in r.stdout.decode().splitlines():
+        if line.startswith("# Range: "):
+            lo, hi = line[len("# Range: "):].rstrip(".").split("..")
+            lo_hi = (int(lo), int(hi))
+        elif line.startswith("#") and " =" in line and lo_hi:
+            keys.append((line[1:].split(" =")[0],) + lo_hi)
+            lo_hi = None
+    return keys
+
+
+def test_every_number_has_a_range():
+    keys = dict((k, (lo, hi)) for k, lo, hi in numeric_keys())
+    assert keys["relay_mx_port"] == (1, 65535)
+    assert keys["delegate_connections"][1] == 64
+    assert len(keys) >= 30, keys
+
+
+@pytest.mark.parametrize("key,lo,hi", numeric_keys())
+def test_number_max_accepted_and_max_plus_one_refused(conf_dir, key, lo, hi):
+    extra = "retry_min = 1\n" if key == "retry_max" else \
+        "retry_max = %d\n" % hi if key == "retry_min" else ""
+    path = write_conf(conf_dir, GOOD_PREFIX + "%s = %d\n%s" % (key, hi, extra))
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert r.returncode == 0, r.stderr
+    path = write_conf(conf_dir, GOOD_PREFIX + "%s = %d\n" % (key, hi + 1))
+    r = run([BIN / "ferry-control", "-c", path, "check"])
+    assert_config_error(r, path, BAD_LINENO)
+    assert b"out of range %d..%d" % (lo, hi) in r.stderr, r.stderr
+
+
+def test_relay_mx_port_70000_refused(conf_dir):
+    path = write_conf(conf_dir, GOOD_PREFIX + "relay_mx_port = 70000\n")
+    r = run([BIN / "queued", "-f", "-c", path], timeout=15)
+    assert_config_error(r, path, BAD_LINENO)

@@ -150,3 +150,19 @@ def test_failed_probe_keeps_yes(delegate):
     assert delegate.sink.rcpt_count(KNOWN1) == 2
     r = delegate.rcpt(KNOWN1)
     assert r.startswith("250 2."), r
+
+
+@pytest.mark.delegate_sink(rcpt_delay=0.3)
+@pytest.mark.ferry_conf(delegate_connections="64", delegate_rate="10000",
+    smtpd_max_sessions_per_ip="100")
+def test_connections_at_the_maximum(delegate):
+    """delegate_connections = 64, the largest it may be: seventy unknown
+    recipients at once all get the delegate's answer (550, not 4xx),
+    never more than 64 connections; delegated still answers after its
+    pool of idle connections was filled."""
+    rs = in_threads([lambda a=a: delegate.rcpt(a) for a in
+        ("m%d@ferry.test" % i for i in range(70))])
+    assert all(r.code == 550 for r in rs), rs
+    assert delegate.sink.max_concurrent() <= 64, delegate.sink.show()
+    again = delegate.rcpt("r1@ferry.test")
+    assert again.code == 250, again

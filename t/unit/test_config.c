@@ -91,7 +91,7 @@ test_errors(void)
 	ok(load(&c, "queue_directory = spool\n") == -1 &&
 	    error_is(1, "absolute path"), "relative path: %s", errors);
 	ok(load(&c, "max_recipients = 0\n") == -1 &&
-	    error_is(1, "too small"), "below the minimum: %s", errors);
+	    error_is(1, "out of range 1.."), "below the minimum: %s", errors);
 	ok(load(&c, "max_message_size = 99999999999999999999\n") == -1 &&
 	    error_is(1, "too large"), "overflow: %s", errors);
 	ok(load(&c, "max_message_size = 9000000000000G\n") == -1 &&

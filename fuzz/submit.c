@@ -59,7 +59,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(in, data + 1, size - 1) != (ssize_t)(size - 1))
 		abort();
 	envelope_init(&env, "0123456789abcdef");
-	env.sender = strdup("");
 	if (submit_rewrite(&req, &env, in, out, &why) == 0)
 		check_file(out);
 	envelope_free(&env);

@@ -4,6 +4,7 @@
 #   make run / stop     start / stop the suite on run/ferry.conf (loopback)
 #   make test           build, then run every test (SAN=1: ASan + UBSan)
 #   make bench          benchmarks (figures, not pass/fail)
+#   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
 #   make install        PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -76,6 +77,9 @@ deps-build:
 deps-test:
 	@etc/install-deps build test users
 
+deps-fuzz:
+	@etc/install-deps build fuzz
+
 # Objects of another SAN setting live in another directory; the stamp
 # relinks bin/ when the setting changes.
 # The flags above call pkg-config when used, so the packages
@@ -141,10 +145,76 @@ t/shim/bin/%.so: t/shim/%.c
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -shared -fPIC \
 		-o $@ $< -ldl
 
-# Unit tests of a daemon's own policy link that module too.
+# Unit tests of modules outside common/ link them too.
 t/unit/bin/test_refusal: $(call objs,relayd/refusal.c)
 t/unit/bin/test_password: $(call objs,common/password.c)
 t/unit/bin/test_password: LDLIBS += -lcrypto
+t/unit/bin/test_license: $(call objs,$(LICENSE))
+t/unit/bin/test_license: LDLIBS += $(shell pkg-config --libs libcrypto)
+t/unit/bin/test_dns: $(call objs,relayd/dns.c)
+t/unit/bin/test_dns: LDLIBS += -lresolv
+t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
+t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
+
+# Fuzzing (fuzz/README.md): one libFuzzer harness per parser of untrusted
+# bytes, built with clang into obj/fuzz and bin/fuzz.  A daemon's main()
+# is renamed so its file links whole next to libFuzzer's.  Each run
+# writes what it finds to obj/fuzz/corpus/NAME, reading the seeds in
+# fuzz/corpus/NAME; a crash stops make with the input in obj/fuzz/.
+FUZZ_SECONDS ?= 10
+FUZZ_CC	:= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	   -Icommon -Dmain=ferry_main $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZERS	:= $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+FUZZBIN	:= $(FUZZERS:%=bin/fuzz/%)
+FOBJ	:= obj/fuzz
+fobjs	= $(patsubst %.c,$(FOBJ)/%.o,$(1))
+SSL	= $(shell pkg-config --libs libssl libcrypto)
+
+# What each harness links besides $(COMMON), and the libraries.
+FUZZ_SRC_dns		:= relayd/dns.c
+FUZZ_LIB_dns		:= -lresolv
+FUZZ_SRC_license	:= $(LICENSE)
+FUZZ_LIB_license	= $(SSL)
+FUZZ_SRC_envelope	:= queue/envelope.c
+FUZZ_SRC_submit		:= queue/submit.c queue/message.c queue/envelope.c
+FUZZ_SRC_smtpd_command	:= $(SMTPD)
+FUZZ_LIB_smtpd_command	= $(shell pkg-config --libs libevent_openssl) $(SSL)
+FUZZ_SRC_smtpd_body	:= $(SMTPD)
+FUZZ_LIB_smtpd_body	= $(FUZZ_LIB_smtpd_command)
+FUZZ_SRC_webrelay_answer := webrelayd/answer.c
+FUZZ_LIB_webrelay_answer = $(shell pkg-config --libs json-c)
+FUZZ_SRC_smtp_reply	:= $(SMTPIO)
+FUZZ_LIB_smtp_reply	= $(SSL)
+
+fuzz: deps-fuzz $(FUZZBIN)
+	@for f in $(FUZZERS); do \
+		mkdir -p $(FOBJ)/corpus/$$f && \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s" && \
+		bin/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
+		    -print_final_stats=1 -close_fd_mask=3 \
+		    -artifact_prefix=$(FOBJ)/$$f- \
+		    $(FOBJ)/corpus/$$f fuzz/corpus/$$f \
+		    >$(FOBJ)/$$f.log 2>&1 || \
+		{ tail -n 60 $(FOBJ)/$$f.log; \
+		  echo "fuzz: $$f FAILED, see $(FOBJ)/$$f.log"; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' \
+		    $(FOBJ)/$$f.log | tr '\n' ' '; echo; \
+	done
+
+$(FOBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h \
+	    webrelayd/*.h) | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+bin/fuzz/%: $(FOBJ)/fuzz/%.o $$(call fobjs,$$(sort $$(FUZZ_SRC_$$*) $(COMMON)))
+	@mkdir -p bin/fuzz
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) \
+		$(FUZZ_LIB_$*)
 
 run: all
 	@etc/install-deps run users
@@ -189,7 +259,7 @@ install: all
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
-.PHONY: all deps-build deps-test run stop test bench install clean
+.PHONY: all deps-build deps-test deps-fuzz run stop test bench fuzz install clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

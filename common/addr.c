@@ -121,7 +121,7 @@ find_at(const char *s, size_t n)
  * Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code
  * points past U+10FFFF.  Plain ASCII passes.
  */
-static int
+int
 valid_utf8(const unsigned char *s, size_t n)
 {
 	size_t		 i = 0, k, len;

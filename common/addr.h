@@ -29,5 +29,6 @@ int	 addr_parse(const char *, int, struct mailaddr *, const char **);
 int	 addr_format(const struct mailaddr *, char *, size_t);
 int	 addr_is_null(const struct mailaddr *);
 int	 addr_list_next(const char **, char *, size_t);
+int	 valid_utf8(const unsigned char *, size_t);
 
 #endif

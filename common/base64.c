@@ -69,6 +69,10 @@ base64_decode(const char *in, unsigned char *out, size_t size)
 				return -1;
 		}
 		v = (unsigned long)d[0] << 18 | d[1] << 12 | d[2] << 6 | d[3];
+		/* Bits the padding drops must be 0: one spelling per text. */
+		if ((pad == 1 && (v & 0xff) != 0) ||
+		    (pad == 2 && (v & 0xffff) != 0))
+			return -1;
 		if (o + 3 - pad > size)
 			return -1;
 		out[o++] = v >> 16;

@@ -112,6 +112,7 @@ int
 license_parse(const char *buf, size_t len, struct license *l, size_t *sig_at)
 {
 	char		 line[512], *colon;
+	const char	*nl;
 	size_t		 pos = 0, n;
 	unsigned	 seen = 0;
 	int		 lineno = 0;
@@ -122,8 +123,9 @@ license_parse(const char *buf, size_t len, struct license *l, size_t *sig_at)
 		return bad(l, "a NUL byte", 0);
 	while (pos < len) {
 		lineno++;
-		n = strcspn(buf + pos, "\n");
-		if (pos + n >= len || n >= sizeof(line))
+		/* buf is read() bytes: no NUL ends them. */
+		if ((nl = memchr(buf + pos, '\n', len - pos)) == NULL ||
+		    (n = nl - (buf + pos)) >= sizeof(line))
 			return bad(l, "not a complete line", lineno);
 		memcpy(line, buf + pos, n);
 		line[n] = '\0';

@@ -19,13 +19,14 @@
 
 #include "dns.h"
 #include "relayd.h"
+#include "util.h"
 
-#define MAX_MX	10
-
-struct mx {
-	int	 pref;
-	char	 host[NS_MAXDNAME];
-};
+/*
+ * A TCP answer may hold up to 64 KiB, and res_query() returns its whole
+ * length even when it cut it to fit a smaller buffer: the buffer holds
+ * the largest answer there is, and the length is clamped all the same.
+ */
+#define ANSWER_MAX	65536
 
 static int
 add_addr(struct relay_addr *out, int n, const char *host, int family,
@@ -56,59 +57,79 @@ add_addr(struct relay_addr *out, int n, const char *host, int family,
 	return n + 1;
 }
 
+/* res_query() into a buffer that fits any answer; -1 with h_errno. */
+static int
+query(const char *name, int type, unsigned char *ans)
+{
+	int	 len;
+
+	len = res_query(name, ns_c_in, type, ans, ANSWER_MAX);
+	return len > ANSWER_MAX ? ANSWER_MAX : len;
+}
+
+/*
+ * The records of type (ns_t_a or ns_t_aaaa) in an answer of len bytes,
+ * appended to out as host's at port.  Returns the new count.
+ */
+int
+dns_parse_addresses(const unsigned char *ans, int len, ns_type type,
+    const char *host, int port, struct relay_addr *out, int n)
+{
+	ns_msg	 msg;
+	ns_rr	 rr;
+	int	 i;
+
+	if (ns_initparse(ans, len, &msg) == -1)
+		return n;
+	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) == -1 ||
+		    ns_rr_type(rr) != type ||
+		    ns_rr_rdlen(rr) != (type == ns_t_a ? 4 : 16))
+			continue;
+		n = add_addr(out, n, host, type == ns_t_a ? AF_INET : AF_INET6,
+		    ns_rr_rdata(rr), port);
+	}
+	return n;
+}
+
 /* A and AAAA records of host, appended to out. */
 static int
 lookup_addresses(const char *host, int port, struct relay_addr *out, int n)
 {
 	static const ns_type	 types[] = { ns_t_a, ns_t_aaaa };
-	unsigned char		 ans[NS_PACKETSZ * 4];
-	ns_msg			 msg;
-	ns_rr			 rr;
-	int			 len, i, t;
+	unsigned char		*ans = xmalloc(ANSWER_MAX);
+	int			 len, t;
 
-	for (t = 0; t < 2; t++) {
-		len = res_query(host, ns_c_in, types[t], ans, sizeof(ans));
-		if (len < 0 || ns_initparse(ans, len, &msg) == -1)
-			continue;
-		for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-			if (ns_parserr(&msg, ns_s_an, i, &rr) == -1 ||
-			    ns_rr_type(rr) != types[t] ||
-			    ns_rr_rdlen(rr) != (t == 0 ? 4 : 16))
-				continue;
-			n = add_addr(out, n, host, t == 0 ? AF_INET : AF_INET6,
-			    ns_rr_rdata(rr), port);
-		}
-	}
+	for (t = 0; t < 2; t++)
+		if ((len = query(host, types[t], ans)) >= 0)
+			n = dns_parse_addresses(ans, len, types[t], host, port,
+			    out, n);
+	free(ans);
 	return n;
 }
 
 static int
 mx_cmp(const void *a, const void *b)
 {
-	return ((const struct mx *)a)->pref - ((const struct mx *)b)->pref;
+	return ((const struct dns_mx *)a)->pref -
+	    ((const struct dns_mx *)b)->pref;
 }
 
 /*
- * MX records of domain, sorted by preference.  Returns the count, 0 if
- * the domain exists without MX, -1 with h_errno on failure.
+ * The MX records in an answer of len bytes, at most DNS_MAX_MX, sorted
+ * by preference.  Returns the count, -1 if the answer does not parse.
  */
-static int
-lookup_mx(const char *domain, struct mx *mx)
+int
+dns_parse_mx(const unsigned char *ans, int len, struct dns_mx *mx)
 {
-	unsigned char	 ans[NS_PACKETSZ * 4];
 	const unsigned char *rd;
 	ns_msg		 msg;
 	ns_rr		 rr;
-	int		 len, i, n = 0;
+	int		 i, n = 0;
 
-	len = res_query(domain, ns_c_in, ns_t_mx, ans, sizeof(ans));
-	if (len < 0)
-		return h_errno == NO_DATA ? 0 : -1;
-	if (ns_initparse(ans, len, &msg) == -1) {
-		h_errno = NO_RECOVERY;
+	if (ns_initparse(ans, len, &msg) == -1)
 		return -1;
-	}
-	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < MAX_MX; i++) {
+	for (i = 0; i < ns_msg_count(msg, ns_s_an) && n < DNS_MAX_MX; i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) == -1 ||
 		    ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
 			continue;
@@ -120,6 +141,24 @@ lookup_mx(const char *domain, struct mx *mx)
 		n++;
 	}
 	qsort(mx, n, sizeof(*mx), mx_cmp);
+	return n;
+}
+
+/*
+ * MX records of domain, sorted by preference.  Returns the count, 0 if
+ * the domain exists without MX, -1 with h_errno on failure.
+ */
+static int
+lookup_mx(const char *domain, struct dns_mx *mx)
+{
+	unsigned char	*ans = xmalloc(ANSWER_MAX);
+	int		 len, n;
+
+	if ((len = query(domain, ns_t_mx, ans)) < 0)
+		n = h_errno == NO_DATA ? 0 : -1;
+	else if ((n = dns_parse_mx(ans, len, mx)) == -1)
+		h_errno = NO_RECOVERY;
+	free(ans);
 	return n;
 }
 
@@ -185,7 +224,7 @@ int
 dns_destination(const struct route *r, const char *domain, int mx_port,
     struct relay_addr *out, int *klass, char *why, size_t whylen)
 {
-	struct mx	 mx[MAX_MX];
+	struct dns_mx	 mx[DNS_MAX_MX];
 	const char	*name = r->kind == ROUTE_MX ? domain : r->host;
 	int		 port = r->kind == ROUTE_MX ? mx_port : r->port;
 	int		 i, n = 0, nmx;

@@ -6,9 +6,17 @@
 
 #include <sys/socket.h>
 
+#include <arpa/nameser.h>
+
 #include "route.h"
 
 #define DNS_MAX_ADDRS	16
+#define DNS_MAX_MX	10
+
+struct dns_mx {
+	int	 pref;
+	char	 host[NS_MAXDNAME];
+};
 
 struct relay_addr {
 	struct sockaddr_storage	 ss;
@@ -19,5 +27,8 @@ struct relay_addr {
 
 int	 dns_destination(const struct route *, const char *, int,
 	    struct relay_addr *, int *, char *, size_t);
+int	 dns_parse_mx(const unsigned char *, int, struct dns_mx *);
+int	 dns_parse_addresses(const unsigned char *, int, ns_type, const char *,
+	    int, struct relay_addr *, int);
 
 #endif

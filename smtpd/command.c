@@ -114,7 +114,7 @@ cmd_ehlo(struct session *s, char *arg)
  * and the parameters into *params.  The closing '>' is found outside
  * quoted strings, so "<\"a>b\"@c>" is one path.
  */
-static int
+int
 split_path(char *arg, const char *prefix, char **path, char **params)
 {
 	size_t	 n = strlen(prefix);
@@ -152,7 +152,7 @@ split_path(char *arg, const char *prefix, char **path, char **params)
  * SIZE=n: a number too long to hold is certainly too big.  -1 if the
  * value is not a number.
  */
-static int
+int
 size_param(const char *v, long long *size)
 {
 	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v))

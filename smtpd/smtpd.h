@@ -138,6 +138,8 @@ int	 session_auth_allowed(const struct session *);
 void	 command_line(struct session *, char *);
 void	 command_data_end(struct session *);
 void	 command_chunk_end(struct session *);
+int	 split_path(char *, const char *, char **, char **);
+int	 size_param(const char *, long long *);
 
 /* body.c */
 enum body_status { BODY_MORE, BODY_END, BODY_BARE };

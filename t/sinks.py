@@ -537,7 +537,11 @@ class FakeDNS:
     the asked type is NODATA (NOERROR, no answers).  relayd reaches it
     through libresolv-wrapper's RESOLV_WRAPPER_CONF ("nameserver IP"):
     libresolv-wrapper 1.1.8's own hosts file cannot fake MX records, and
-    its "not found" answers do not parse (ns_initparse fails)."""
+    its "not found" answers do not parse (ns_initparse fails).
+
+    As a real server does, it sets TC on a UDP answer over 512 bytes and
+    leaves its records out, and answers the resolver's retry over TCP on
+    the same ip:port in full; tcp_queries lists those."""
 
     TYPES = {"A": 1, "MX": 15, "AAAA": 28}
 
@@ -560,18 +564,30 @@ class FakeDNS:
                 raise ValueError("FakeDNS: unsupported record %r" % line)
             self.records.setdefault((name, self.TYPES[t]), []).append(rdata)
         self.names = {n for n, _ in self.records}
-        self.sock = None
+        self.tcp_queries = []
+        self.sock = self.tcp = None
 
     def start(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((self.ip, self.port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.tcp.bind((self.ip, self.port))
+        except OSError:
+            self.stop()
+            raise
+        self.tcp.listen(8)
         threading.Thread(target=self._serve, daemon=True).start()
+        threading.Thread(target=self._serve_tcp, daemon=True).start()
         return self
 
     def stop(self):
-        if self.sock is not None:
-            s, self.sock = self.sock, None
-            s.close()
+        for name in ("sock", "tcp"):
+            s = getattr(self, name)
+            if s is not None:
+                setattr(self, name, None)
+                s.close()
 
     def __enter__(self):
         return self.start()
@@ -589,10 +605,56 @@ class FakeDNS:
                 r = self._answer(q)
             except (IndexError, ValueError):
                 continue
+            if len(r) > 512:
+                # TC, and only the question: ask again over TCP
+                qend = 12 + len(self._question(q))
+                r = r[0:2] + bytes([r[2] | 0x02]) + r[3:6] + \
+                    b"\0\0\0\0\0\0" + r[12:qend]
             try:
                 self.sock.sendto(r, addr)
             except (OSError, AttributeError):
                 return
+
+    def _serve_tcp(self):
+        while self.tcp is not None:
+            try:
+                c, _ = self.tcp.accept()
+            except (OSError, AttributeError):
+                return
+            threading.Thread(target=self._serve_conn, args=(c,),
+                daemon=True).start()
+
+    def _serve_conn(self, c):
+        with c:
+            try:
+                while True:
+                    n = int.from_bytes(self._recv_all(c, 2), "big")
+                    q = self._recv_all(c, n)
+                    try:
+                        r = self._answer(q)
+                    except (IndexError, ValueError):
+                        return
+                    self.tcp_queries.append(self.queries[-1])
+                    c.sendall(len(r).to_bytes(2, "big") + r)
+            except OSError:
+                return
+
+    @staticmethod
+    def _recv_all(c, n):
+        out = b""
+        while len(out) < n:
+            chunk = c.recv(n - len(out))
+            if not chunk:
+                raise OSError("closed")
+            out += chunk
+        return out
+
+    @staticmethod
+    def _question(q):
+        i = 12
+        while q[i]:
+            i += 1 + q[i]
+        return q[12:i + 5]
 
     def _answer(self, q):
         qid, flags, qd = int.from_bytes(q[0:2], "big"), \

@@ -225,3 +225,25 @@ def test_aaaa_only_mx_host_is_tried_over_ipv6(relay):
         wait_for(lambda: got, timeout=20, what="a connection to [::1]")
     finally:
         ls.close()
+
+
+def test_mx_answer_over_2k_by_tcp_after_truncated_udp(relay):
+    # the UDP answer is cut (TC), the resolver asks again over TCP and
+    # gets 40 MX records, some 3 KB: more than a 2 KB buffer holds, and
+    # glibc reports the whole length all the same
+    sink = relay.sink()
+    records = ["MX example.test 10 mx.example.test",
+        "A mx.example.test 127.0.0.1"]
+    records += ["MX example.test %d mx%02d.%s.example.test" % (20 + i, i,
+        "x" * 40) for i in range(39)]
+    mx_setup(relay, records, sink.port)
+    msgid = relay.ferry.submit("x@example.test")
+    relay.start()
+    (m,) = sink.wait_messages(1)
+    assert m.rcpt_tos == ["x@example.test"]
+    ev = result(relay, msgid)
+    assert ev["event"] == "delivered", ev
+    assert ("example.test", 15) in relay.dns.tcp_queries, relay.dns.queries
+    assert relay.ferry.daemons["relayd"].alive(), \
+        relay.ferry.diagnostics("relayd")
+    relay.wait_queue_empty()

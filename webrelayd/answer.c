@@ -15,19 +15,29 @@
 
 #include <json-c/json.h>
 
+#include "addr.h"
 #include "util.h"
 #include "webrelayd.h"
 
-/* Control characters become blanks; trailing blanks go. */
+/*
+ * Control characters become blanks, a byte that starts no well-formed
+ * UTF-8 character '?' (json-c passes any byte on); trailing blanks go.
+ */
 static void
 text_clean(char *text)
 {
-	char	*p;
+	unsigned char	*p;
+	size_t		 n;
 
-	for (p = text; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
+	for (p = (unsigned char *)text; *p != '\0'; p += n) {
+		n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+		if (n > 1 && !valid_utf8(p, n)) {
+			*p = '?';
+			n = 1;
+		} else if (*p < ' ' || *p == 0x7f)
 			*p = ' ';
-	while (p > text && p[-1] == ' ')
+	}
+	while ((char *)p > text && p[-1] == ' ')
 		*--p = '\0';
 }
 
@@ -188,7 +198,9 @@ read_accepted(struct web_outcome *o, const struct web_answer *a,
 	const char	*msg = member(json, "message", 0);
 
 	if (id != NULL) {
-		strlcpy(o->service_id, id, sizeof(o->service_id));
+		if (strlcpy(o->service_id, id, sizeof(o->service_id)) >=
+		    sizeof(o->service_id))
+			text_uncut(o->service_id);
 		text_clean(o->service_id);
 	}
 	if (msg == NULL)

@@ -1,0 +1,68 @@
+/*
+ * submit.c: fuzz queued's rewrite of a local submission (queue/submit.c)
+ * with and without sendmail -t, which reads recipients from the To, Cc
+ * and Bcc headers.  The message written must have no bare CR or LF.
+ */
+#include <sys/mman.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "../queue/envelope.h"
+#include "../queue/submit.h"
+
+int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+check_file(int fd)
+{
+	char	 buf[8192], prev = '\0';
+	ssize_t	 n, i;
+
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		abort();
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; prev = buf[i++])
+			if ((prev == '\r') != (buf[i] == '\n'))
+				abort();
+	if (prev != '\n')
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config		 conf;
+	struct submit_req	 req;
+	struct envelope		 env;
+	const char		*why;
+	int			 in, out;
+
+	if (size == 0)
+		return 0;
+	memset(&conf, 0, sizeof(conf));
+	conf.myhostname = "mail.example";
+	conf.myorigin = "example";
+	conf.max_recipients = 50;
+	memset(&req, 0, sizeof(req));
+	req.conf = &conf;
+	req.login = "user";
+	req.fullname = data[0] & 2 ? "A \"B\" \\ C" : "";
+	req.uid = 1000;
+	req.header_rcpts = data[0] & 1;
+	if ((in = memfd_create("in", MFD_CLOEXEC)) == -1 ||
+	    (out = memfd_create("msg", MFD_CLOEXEC)) == -1)
+		abort();
+	if (write(in, data + 1, size - 1) != (ssize_t)(size - 1))
+		abort();
+	envelope_init(&env, "0123456789abcdef");
+	if (submit_rewrite(&req, &env, in, out, &why) == 0)
+		check_file(out);
+	envelope_free(&env);
+	close(in);
+	close(out);
+	return 0;
+}

@@ -164,8 +164,9 @@ static const struct config_key config_keys[] = {
 	KEY(mynetworks, CONF_NETWORKS, "127.0.0.0/8 [::1]/128", 0,
 	    "Networks whose clients may relay to any domain on the SMTP "
 	    "listeners without AUTH."),
-	KEY(smtpd_auth_plaintext, CONF_BOOL, "no", 0,
-	    "Offer AUTH without TLS to clients off loopback."),
+	CHOICE(smtpd_auth_plaintext, "no", "no loopback yes",
+	    "Offer AUTH without TLS: no (only after STARTTLS), loopback (also "
+	    "to loopback clients; not behind a local proxy), yes (to all)."),
 	CHOICE(smtpd_sender_policy, "login", "login any",
 	    "login: an authenticated user may only use the sender <login> or "
 	    "<login@accepted domain> (or <>); any: any sender."),
@@ -181,6 +182,9 @@ static const struct config_key config_keys[] = {
 	    "Concurrent SMTP sessions from one client address; more get 421."),
 	KEY(smtpd_timeout, CONF_DURATION, "5m", 1,
 	    "Idle time allowed while smtpd waits for a command or data."),
+	KEY(smtpd_queue_wait, CONF_DURATION, "2m", 1,
+	    "How long smtpd waits for queued to create or commit a message "
+	    "before saying 451."),
 	KEY(smtpd_max_errors, CONF_NUMBER, "10", 1,
 	    "Errors in one session before smtpd says 421 and disconnects."),
 	KEY(smtpd_auth_failure_delay, CONF_DURATION, "2s", 0,

@@ -405,18 +405,23 @@ def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
             what="three messages queued")
 
 
-# --- a queued that misbehaves ------------------------------------------------
+# --- a queued or delegated that misbehaves -----------------------------------
 
-class FakeQueued:
-    """Stands in for queued on smtpd's queue socket: says HELLO, then
-    answers CREATE as told -- "silent": never; "wrong-reqid": CREATED
-    under another request id; "no-commit": CREATED, but never COMMITTED.
+DELEG_AUTH, DELEG_ANSWER = 50, 52       # common/ipc.h
+
+
+class FakePeer:
+    """Stands in for queued (or delegated) on smtpd's socket for it: says
+    HELLO, then answers as told -- "silent": never; "wrong-reqid": CREATED
+    under another request id; "no-commit": CREATED, but never COMMITTED;
+    "deleg-wrong-reqid": a yes to DELEG_AUTH under another request id.
     .closed is set when smtpd hangs up."""
 
-    def __init__(self, path, mode, tmpdir):
+    def __init__(self, path, mode, tmpdir, name="queued"):
         import threading
         self.path = str(path)
         self.mode = mode
+        self.name = name
         self.file = str(tmpdir / "fake-queued-msg")
         self.frames = []
         self.closed = threading.Event()
@@ -435,7 +440,7 @@ class FakeQueued:
         c = ipc.Conn.__new__(ipc.Conn)
         c.sock, c.timeout, c.next_reqid = s, 60.0, 1
         hello = c.recv_frame()
-        c.send(ipc.HELLO, ipc.VERSION, "queued", reqid=hello.reqid)
+        c.send(ipc.HELLO, ipc.VERSION, self.name, reqid=hello.reqid)
         while True:
             try:
                 f = c.recv_frame(120)
@@ -451,6 +456,8 @@ class FakeQueued:
                 c.send(ipc.CREATED, "0123456789ABCDEF", ipc.U64(1 << 20),
                     fd=fd, reqid=reqid)
                 os.close(fd)
+            if f.type == DELEG_AUTH and self.mode == "deleg-wrong-reqid":
+                c.send(DELEG_ANSWER, 0, "", reqid=f.reqid + 7)
 
     def stop(self):
         self.lsock.close()
@@ -458,13 +465,13 @@ class FakeQueued:
 
 @pytest.fixture
 def fake_queued(smtpd, tmp_path):
-    """queued stopped and a FakeQueued on its socket; call it with the
+    """queued stopped and a FakePeer on its socket; call it with the
     mode."""
     fakes = []
 
     def start(mode):
         smtpd.ferry.stop("queued")
-        fakes.append(FakeQueued(smtpd_queue_socket(smtpd), mode, tmp_path))
+        fakes.append(FakePeer(smtpd_queue_socket(smtpd), mode, tmp_path))
         return fakes[-1]
     yield start
     for f in fakes:
@@ -521,3 +528,20 @@ def test_queue_answer_with_wrong_reqid_is_refused(smtpd, fake_queued):
         assert fake.closed.wait(30), "smtpd kept the queued connection"
         assert c.cmd("NOOP").startswith("250 2.0.0")
     assert "wrong request id" in smtpd.log()
+
+
+@pytest.mark.ferry_conf(delegate_auth="ferry.test",
+    delegate_servers="127.0.0.1:{extra}")
+def test_delegated_answer_with_wrong_reqid_is_refused(smtpd, tmp_path):
+    """delegated answers AUTH under a request id smtpd never sent: smtpd
+    hangs up on it (not "a late answer") and the client hears 454 4.7.0."""
+    path = smtpd_queue_socket(smtpd).with_name("delegated.sock")
+    fake = FakePeer(path, "deleg-wrong-reqid", tmp_path, name="delegated")
+    try:
+        with smtpd.submission_client() as c:
+            c.ehlo()
+            r = c.auth_plain("carol@ferry.test", "carol-Pw-0000")
+            assert r.startswith("454 4.7.0"), r
+            assert fake.closed.wait(30), "smtpd kept the connection"
+    finally:
+        fake.stop()

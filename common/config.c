@@ -176,8 +176,9 @@ static const struct config_key config_keys[] = {
 	KEY(mynetworks, CONF_NETWORKS, "127.0.0.0/8 [::1]/128", 0,
 	    "Networks whose clients may relay to any domain on the SMTP "
 	    "listeners without AUTH."),
-	KEY(smtpd_auth_plaintext, CONF_BOOL, "no", 0,
-	    "Offer AUTH without TLS to clients off loopback."),
+	CHOICE(smtpd_auth_plaintext, "no", "no loopback yes",
+	    "Offer AUTH without TLS: no (only after STARTTLS), loopback (also "
+	    "to loopback clients; not behind a local proxy), yes (to all)."),
 	CHOICE(smtpd_sender_policy, "login", "login any",
 	    "login: an authenticated user may only use the sender <login> or "
 	    "<login@accepted domain> (or <>); any: any sender."),
@@ -193,6 +194,9 @@ static const struct config_key config_keys[] = {
 	    "Concurrent SMTP sessions from one client address; more get 421."),
 	NUM(smtpd_timeout, CONF_DURATION, "5m", 1, HOUR,
 	    "Idle time allowed while smtpd waits for a command or data."),
+	NUM(smtpd_queue_wait, CONF_DURATION, "2m", 1, HOUR,
+	    "How long smtpd waits for queued to create or commit a message "
+	    "before saying 451."),
 	NUM(smtpd_max_errors, CONF_NUMBER, "10", 1, 1000,
 	    "Errors in one session before smtpd says 421 and disconnects."),
 	NUM(smtpd_auth_failure_delay, CONF_DURATION, "2s", 0, 60,

@@ -55,13 +55,14 @@ struct config {
 	char		*recipients_file;
 	char		*smtpd_users_file;
 	char		*mynetworks;
-	int		 smtpd_auth_plaintext;
+	char		*smtpd_auth_plaintext;
 	char		*smtpd_sender_policy;
 	char		*smtpd_bare_lf;
 	int		 smtpd_vrfy;
 	long long	 smtpd_max_sessions;
 	long long	 smtpd_max_sessions_per_ip;
 	long long	 smtpd_timeout;
+	long long	 smtpd_queue_wait;
 	long long	 smtpd_max_errors;
 	long long	 smtpd_auth_failure_delay;
 	long long	 smtpd_auth_max_failures;

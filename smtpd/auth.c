@@ -32,13 +32,13 @@ decode(struct session *s, const char *in, unsigned char *out, size_t size,
 	ssize_t	 n;
 
 	if (strcmp(in, "*") == 0) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		session_reply(s, "501 5.7.0 Authentication cancelled");
 		return -1;
 	}
 	if ((n = base64_decode(in, out, size - 1)) == -1 ||
 	    (!nul_ok && memchr(out, '\0', n) != NULL)) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		session_reply(s, "501 5.5.2 Cannot decode response");
 		return -1;
 	}
@@ -66,7 +66,7 @@ auth_plain(struct session *s, const char *response)
 	}
 	if (pass == NULL || memchr(pass, '\0', end - pass) != NULL ||
 	    (*authz != '\0' && strcmp(authz, user) != 0)) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		session_reply(s, "501 5.5.2 Bad AUTH PLAIN response");
 	} else
 		auth_check(s, user, pass);
@@ -87,7 +87,7 @@ auth_response(struct session *s, char *line)
 		if (decode(s, line, (unsigned char *)s->auth_user,
 		    sizeof(s->auth_user), 0) == -1)
 			break;
-		s->state = S_AUTH_PASS;
+		session_enter_state(s, S_AUTH_PASS);
 		session_reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
 		break;
 	case S_AUTH_PASS:
@@ -109,10 +109,6 @@ auth_command(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 Already authenticated");
 		return;
 	}
-	if (s->in_mail) {
-		session_reply(s, "503 5.5.1 AUTH inside a mail transaction");
-		return;
-	}
 	if (!lookup_can_auth()) {
 		session_reply(s, "503 5.5.1 AUTH not available");
 		return;
@@ -131,13 +127,13 @@ auth_command(struct session *s, char *arg)
 	if ((initial = strchr(arg, ' ')) != NULL)
 		*initial++ = '\0';
 	if (strcasecmp(arg, "PLAIN") == 0) {
-		s->state = S_AUTH_PLAIN;
+		session_enter_state(s, S_AUTH_PLAIN);
 		if (initial == NULL)
 			session_reply(s, "334 ");
 		else
 			auth_plain(s, strcmp(initial, "=") == 0 ? "" : initial);
 	} else if (strcasecmp(arg, "LOGIN") == 0) {
-		s->state = S_AUTH_USER;
+		session_enter_state(s, S_AUTH_USER);
 		if (initial == NULL)
 			session_reply(s, "334 VXNlcm5hbWU6");	/* "Username:" */
 		else
@@ -181,7 +177,7 @@ auth_checked(struct session *s, enum lookup_result r, const char *text)
 static void
 auth_check(struct session *s, const char *user, const char *pass)
 {
-	s->state = S_COMMAND;
+	session_enter_state(s, S_COMMAND);
 	if (*user == '\0' || strlen(user) >= sizeof(s->auth_user)) {
 		session_reply(s, "535 5.7.8 Authentication credentials invalid");
 		return;

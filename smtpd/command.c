@@ -21,10 +21,21 @@
 #define HARVEST_FREE	2	/* unknown recipients answered at once */
 #define HARVEST_DELAY_MAX 5	/* seconds, for each one after those */
 
+/*
+ * Where a session is in the dialogue, for the command table: before a
+ * greeting (also after TLS starts, RFC 3207 4.2), greeted, or inside a
+ * mail transaction.
+ */
+#define PH_INIT		0x1
+#define PH_GREETED	0x2
+#define PH_MAIL		0x4
+#define PH_ANY		(PH_INIT | PH_GREETED | PH_MAIL)
+
 struct command {
 	const char	*verb;
 	void		(*handler)(struct session *, char *);
 	int		 needs_args;	/* 1 yes, 0 no, -1 either */
+	int		 phases;	/* PH_*: where the verb is allowed */
 };
 
 static int
@@ -207,14 +218,6 @@ cmd_mail(struct session *s, char *arg)
 	const char		*why;
 	long long		 size;
 
-	if (s->helo[0] == '\0') {
-		session_reply(s, "503 5.5.1 Send EHLO first");
-		return;
-	}
-	if (s->in_mail) {
-		session_reply(s, "503 5.5.1 Nested MAIL command");
-		return;
-	}
 	if (needs_auth_for_mail(s)) {
 		session_reply(s, "530 5.7.0 Authentication required");
 		return;
@@ -312,10 +315,6 @@ cmd_rcpt(struct session *s, char *arg)
 	char		*path, *params;
 	const char	*why;
 
-	if (!s->in_mail) {
-		session_reply(s, "503 5.5.1 Need MAIL command");
-		return;
-	}
 	if (split_path(arg, "TO:", &path, &params) == -1) {
 		session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
@@ -438,24 +437,10 @@ data_opened(struct session *s, int status, const char *text)
 		    "later");
 		session_reset(s);
 	} else {
-		s->state = S_DATA;
+		session_enter_state(s, S_DATA);
 		session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	}
 	session_resume(s);
-}
-
-static int
-transaction_ready(struct session *s)
-{
-	if (!s->in_mail) {
-		session_reply(s, "503 5.5.1 Need MAIL command");
-		return 0;
-	}
-	if (s->nrcpt == 0) {
-		session_reply(s, "503 5.5.1 Need RCPT command");
-		return 0;
-	}
-	return 1;
 }
 
 static void
@@ -466,8 +451,10 @@ cmd_data(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 DATA after BDAT");
 		return;
 	}
-	if (!transaction_ready(s))
+	if (s->nrcpt == 0) {
+		session_reply(s, "503 5.5.1 Need RCPT command");
 		return;
+	}
 	session_wait(s);
 	if (qclient_open(s, data_opened) == -1)
 		data_opened(s, QC_TEMP, "cannot reach queued");
@@ -481,9 +468,9 @@ chunk_opened(struct session *s, int status, const char *text)
 		qclient_close(s);
 		body_begin(&s->body, -1, 0, LLONG_MAX);	/* read, drop */
 	}
-	s->state = S_BDAT;
+	session_enter_state(s, S_BDAT);
 	if (s->bdat_left == 0) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		command_chunk_end(s);
 	}
 	session_resume(s);
@@ -515,9 +502,9 @@ cmd_bdat(struct session *s, char *arg)
 		    "503 5.5.1 Need MAIL command";
 		body_begin(&s->body, -1, 0, LLONG_MAX);		/* read, drop */
 	}
-	s->state = S_BDAT;
+	session_enter_state(s, S_BDAT);
 	if (size == 0) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		command_chunk_end(s);
 	}
 }
@@ -599,28 +586,50 @@ cmd_starttls(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 TLS not available");
 		return;
 	}
-	if (s->in_mail) {
-		session_reply(s, "503 5.5.1 STARTTLS inside a mail transaction");
-		return;
-	}
 	session_starttls(s);
 }
 
 static const struct command commands[] = {
-	{ "HELO",	cmd_helo,	1 },
-	{ "EHLO",	cmd_ehlo,	1 },
-	{ "MAIL",	cmd_mail,	1 },
-	{ "RCPT",	cmd_rcpt,	1 },
-	{ "DATA",	cmd_data,	0 },
-	{ "BDAT",	cmd_bdat,	1 },
-	{ "RSET",	cmd_rset,	0 },
-	{ "NOOP",	cmd_noop,	-1 },
-	{ "QUIT",	cmd_quit,	0 },
-	{ "VRFY",	cmd_vrfy,	1 },
-	{ "HELP",	cmd_help,	-1 },
-	{ "STARTTLS",	cmd_starttls,	0 },
-	{ "AUTH",	auth_command,	1 },
+	{ "HELO",	cmd_helo,	1,	PH_ANY },
+	{ "EHLO",	cmd_ehlo,	1,	PH_ANY },
+	{ "MAIL",	cmd_mail,	1,	PH_GREETED },
+	{ "RCPT",	cmd_rcpt,	1,	PH_MAIL },
+	{ "DATA",	cmd_data,	0,	PH_MAIL },
+	{ "BDAT",	cmd_bdat,	1,	PH_ANY },	/* reads the chunk */
+	{ "RSET",	cmd_rset,	0,	PH_ANY },
+	{ "NOOP",	cmd_noop,	-1,	PH_ANY },
+	{ "QUIT",	cmd_quit,	0,	PH_ANY },
+	{ "VRFY",	cmd_vrfy,	1,	PH_ANY },
+	{ "HELP",	cmd_help,	-1,	PH_ANY },
+	{ "STARTTLS",	cmd_starttls,	0,	PH_INIT | PH_GREETED },
+	{ "AUTH",	auth_command,	1,	PH_GREETED },	/* RFC 4954 4 */
 };
+
+static int
+session_phase(const struct session *s)
+{
+	if (s->helo[0] == '\0')
+		return PH_INIT;
+	return s->in_mail ? PH_MAIL : PH_GREETED;
+}
+
+/* c is not allowed where s is: say what is missing or in the way. */
+static void
+command_out_of_sequence(struct session *s, const struct command *c)
+{
+	switch (session_phase(s)) {
+	case PH_INIT:
+		session_reply(s, "503 5.5.1 Send EHLO first");
+		break;
+	case PH_GREETED:
+		session_reply(s, "503 5.5.1 Need MAIL command");
+		break;
+	default:
+		session_reply(s, "503 5.5.1 %s not allowed in a mail "
+		    "transaction", c->verb);
+		break;
+	}
+}
 
 /* One command line, CRLF removed. */
 void
@@ -636,6 +645,10 @@ command_line(struct session *s, char *line)
 		c = &commands[i];
 		if (strlen(c->verb) != n || strncasecmp(line, c->verb, n) != 0)
 			continue;
+		if ((c->phases & session_phase(s)) == 0) {
+			command_out_of_sequence(s, c);
+			return;
+		}
 		if ((c->needs_args == 1 && *arg == '\0') ||
 		    (c->needs_args == 0 && line[n] != '\0')) {
 			session_reply(s, "501 5.5.4 Syntax error in "

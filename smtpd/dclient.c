@@ -79,6 +79,10 @@ dc_frame(struct ipc_conn *c, struct ipc_frame *f)
 		ipc_conn_close(c, "bad answer from delegated");
 		return;
 	}
+	if (f->reqid == 0 || (int32_t)(f->reqid - next_reqid) > 0) {
+		ipc_conn_close(c, "answer to no question from delegated");
+		return;
+	}
 	TAILQ_FOREACH(q, &questions, entry)
 		if (q->reqid == f->reqid)
 			break;
@@ -107,19 +111,22 @@ dc_closed(struct ipc_conn *c)
 	}
 }
 
-/* Send frame for s; done gets the answer (perhaps before we return). */
+/*
+ * Send frame for s; done gets the answer (perhaps before we return).
+ * frame may hold a password: it is wiped on every way out.
+ */
 static void
-ask(struct session *s, lookup_cb done)
+dclient_send_question(struct session *s, lookup_cb done)
 {
 	struct timeval	 tv = { smtpd_conf()->delegate_wait, 0 };
 	struct question	*q;
+	int		 sent = 0;
 
 	if (conn == NULL && (conn = ipc_conn_connect(smtpd_base(),
 	    smtpd_delegate_socket(), &dc_service, NULL)) == NULL) {
 		log_warn("session=%08x cannot reach %s", s->id,
 		    smtpd_delegate_socket());
-		done(s, LOOKUP_TEMP, NULL);
-		return;
+		goto wipe;
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->reqid = frame.reqid;
@@ -130,7 +137,11 @@ ask(struct session *s, lookup_cb done)
 	evtimer_add(q->deadline, &tv);
 	TAILQ_INSERT_TAIL(&questions, q, entry);
 	ipc_conn_send(conn, &frame, -1);
+	sent = 1;
+wipe:
 	explicit_bzero(&frame, sizeof(frame));
+	if (!sent)
+		done(s, LOOKUP_TEMP, NULL);
 }
 
 void
@@ -140,7 +151,7 @@ dclient_auth(struct session *s, const char *user, const char *password,
 	ipc_frame_init(&frame, IPC_DELEG_AUTH, ++next_reqid);
 	ipc_put_str(&frame, user);
 	ipc_put_str(&frame, password);
-	ask(s, done);
+	dclient_send_question(s, done);
 }
 
 void
@@ -149,7 +160,7 @@ dclient_rcpt(struct session *s, const char *address, lookup_cb done)
 	ipc_frame_init(&frame, IPC_DELEG_RCPT, ++next_reqid);
 	ipc_put_str(&frame, address);
 	ipc_put_str(&frame, s->sender);
-	ask(s, done);
+	dclient_send_question(s, done);
 }
 
 /* s is going away: its questions are answered to nobody. */

@@ -4,12 +4,18 @@
  * descriptor), the recipients, then COMMIT, which queued answers only
  * once the message is durable.  A session that ends first closes the
  * connection, and queued throws the half-written message away.
+ *
+ * Each answer must carry the request id of the question it answers and
+ * come within smtpd_queue_wait; otherwise the connection is closed and
+ * the session hears a temporary failure.
  */
 #include <sys/types.h>
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "ipc_server.h"
 #include "log.h"
@@ -21,7 +27,9 @@ struct qclient {
 	struct ipc_conn	*conn;		/* NULL once queued hung up */
 	qclient_cb	 cb;		/* waiting for an answer, or NULL */
 	uint32_t	 expect;	/* IPC_CREATED or IPC_COMMITTED */
-	uint32_t	 reqid;
+	uint32_t	 expect_reqid;	/* of the question cb waits on */
+	uint32_t	 reqid;		/* the last one sent */
+	struct event	*deadline;	/* smtpd_queue_wait, while cb is set */
 };
 
 static struct ipc_frame	 frame;		/* smtpd is single-threaded */
@@ -40,6 +48,7 @@ qc_answer(struct qclient *q, int status, const char *text)
 	qclient_cb	 cb = q->cb;
 
 	q->cb = NULL;
+	evtimer_del(q->deadline);
 	if (cb != NULL)
 		cb(q->session, status, text);
 }
@@ -67,6 +76,24 @@ qc_created(struct qclient *q, struct ipc_frame *f)
 	qc_answer(q, QC_OK, NULL);
 }
 
+/*
+ * queued broke the protocol or took too long: hang up (queued drops the
+ * message) and tell the session, which may free q.
+ */
+static void
+qc_fail(struct qclient *q, const char *why)
+{
+	struct ipc_conn	*c = q->conn;
+
+	log_warnx("session=%08x queued: %s", q->session->id, why);
+	q->conn = NULL;
+	if (c != NULL) {
+		c->data = NULL;
+		ipc_conn_close(c, why);
+	}
+	qc_answer(q, QC_TEMP, "queue not available, try again later");
+}
+
 static void
 qc_frame(struct ipc_conn *c, struct ipc_frame *f)
 {
@@ -76,6 +103,8 @@ qc_frame(struct ipc_conn *c, struct ipc_frame *f)
 
 	if (q == NULL || q->cb == NULL) {
 		ipc_conn_close(c, "unexpected frame from queued");
+	} else if (f->reqid != q->expect_reqid) {
+		qc_fail(q, "answer with the wrong request id");
 	} else if (f->type == IPC_ERROR && ipc_get_u32(f, &class) == 0 &&
 	    ipc_get_str(f, text, sizeof(text)) == 0) {
 		qc_answer(q, class == IPC_ERR_PERM ? QC_PERM : QC_TEMP, text);
@@ -89,6 +118,14 @@ qc_frame(struct ipc_conn *c, struct ipc_frame *f)
 	}
 	if (f->fd != -1)
 		close(f->fd);
+}
+
+static void
+qc_deadline(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	qc_fail(arg, "no answer within smtpd_queue_wait");
 }
 
 static void
@@ -108,10 +145,14 @@ static int
 qc_send(struct qclient *q, struct ipc_frame *f, uint32_t expect,
     qclient_cb cb)
 {
+	struct timeval	 tv = { smtpd_conf()->smtpd_queue_wait, 0 };
+
 	if (q->conn == NULL)
 		return -1;
 	q->expect = expect;
+	q->expect_reqid = f->reqid;
 	q->cb = cb;
+	evtimer_add(q->deadline, &tv);
 	ipc_conn_send(q->conn, f, -1);
 	return 0;
 }
@@ -132,6 +173,8 @@ qclient_open(struct session *s, qclient_cb cb)
 		free(q);
 		return -1;
 	}
+	if ((q->deadline = evtimer_new(smtpd_base(), qc_deadline, q)) == NULL)
+		fatalx("evtimer_new");
 	s->queue = q;
 	ipc_frame_init(&frame, IPC_CREATE, ++q->reqid);
 	return qc_send(q, &frame, IPC_CREATED, cb);
@@ -165,6 +208,7 @@ qclient_close(struct session *s)
 		q->conn->data = NULL;
 		ipc_conn_close(q->conn, NULL);
 	}
+	event_free(q->deadline);
 	free(q);
 	s->queue = NULL;
 }

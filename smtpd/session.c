@@ -132,6 +132,13 @@ session_start(int fd, const struct netaddr *addr, enum listener_kind kind,
 	session_reply(s, "220 %s ESMTP Ferry", conf->myhostname);
 }
 
+/* Every change of s->state goes through here. */
+void
+session_enter_state(struct session *s, enum session_state new)
+{
+	s->state = new;
+}
+
 /* Forget the mail transaction (RSET, end of message, STARTTLS, EHLO). */
 void
 session_reset(struct session *s)
@@ -153,7 +160,7 @@ session_reset(struct session *s)
 	s->bdat_last = 0;
 	s->bdat_error = NULL;
 	if (s->state == S_DATA || s->state == S_BDAT)
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 }
 
 static void
@@ -267,10 +274,17 @@ session_resume(struct session *s)
 		session_input(s);
 }
 
+/*
+ * Plaintext AUTH to loopback clients only if configured: behind a local
+ * proxy or port forwarder every client comes from loopback.
+ */
 int
 session_auth_allowed(const struct session *s)
 {
-	return s->tls || s->loopback || smtpd_conf()->smtpd_auth_plaintext;
+	const char	*plaintext = smtpd_conf()->smtpd_auth_plaintext;
+
+	return s->tls || strcmp(plaintext, "yes") == 0 ||
+	    (s->loopback && strcmp(plaintext, "loopback") == 0);
 }
 
 /*
@@ -333,7 +347,7 @@ tls_established(struct session *s)
 static int
 line_error(struct session *s, const char *reply)
 {
-	s->state = S_COMMAND;
+	session_enter_state(s, S_COMMAND);
 	session_reply(s, "%s", reply);
 	return -1;
 }
@@ -400,7 +414,7 @@ data_input(struct session *s, struct evbuffer *in)
 		session_reset(s);
 		session_close(s, "521 5.5.2 Bare CR or LF in message");
 	} else if (st == BODY_END) {
-		s->state = S_COMMAND;
+		session_enter_state(s, S_COMMAND);
 		if (chunk)
 			command_chunk_end(s);
 		else

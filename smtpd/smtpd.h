@@ -132,6 +132,7 @@ void	 session_reply_later(struct session *, int, const char *, int);
 void	 session_resume(struct session *);
 void	 session_starttls(struct session *);
 void	 session_reset(struct session *);
+void	 session_enter_state(struct session *, enum session_state);
 int	 session_auth_allowed(const struct session *);
 
 /* command.c */

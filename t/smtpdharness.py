@@ -26,6 +26,7 @@ this host, see `external_ipv4`; the test is skipped without one)):
     recipients_file   : user@, alice@, bob@ferry.test and @example.org
     smtpd_users_file  : alice and bob (USERS), sha512-crypt hashes
     mynetworks        = 198.51.100.0/24   (no client of the tests is in it)
+    smtpd_auth_plaintext = loopback  (AUTH without TLS from loopback)
     smtpd_auth_failure_delay = 0, smtpd_timeout = 30s
 
 smtpd has no control socket, so the harness knows it is ready when its
@@ -60,6 +61,9 @@ SMTPD_CONF = dict(
     mynetworks="198.51.100.0/24",
     smtpd_auth_failure_delay="0",
     smtpd_timeout="30s",
+    # the tests AUTH without TLS from loopback; the default (no) is tested
+    # with smtpd_auth_plaintext=None
+    smtpd_auth_plaintext="loopback",
     max_message_size="1M",
     # relayd, when a test starts it, delivers to a plain aiosmtpd sink
     **relayharness.RELAY_CONF,

@@ -4,6 +4,7 @@ fresh connection to the delegate per credential (EHLO, STARTTLS, one AUTH,
 QUIT) and maps the delegate's answer to 235 / 535 / 454; good credentials
 are cached in memory for delegate_auth_ttl."""
 
+import signal
 import time
 
 import pytest
@@ -328,3 +329,22 @@ def test_user_failure_limit(delegate):
     r = delegate.auth("frank", DELEG_USERS["frank"])
     assert r.startswith("235 2.7.0"), r
     assert len(delegate.sink.auth_cmds()) == 4, delegate.sink.show()
+
+
+def test_delegated_down_during_auth(delegate):
+    """delegated itself not running (smtpd cannot reach its socket), then
+    killed while smtpd holds a connection to it: AUTH for a delegated
+    user is 454 4.7.0 both times, smtpd lives on (these are the paths that
+    must wipe the password, run them under make SAN=1), and once delegated
+    is back the same credentials log in."""
+    delegate.ferry.stop("delegated")
+    r = delegate.auth("carol", CAROL)
+    assert r.startswith("454 4.7.0"), r
+    delegate.start_delegated()
+    assert delegate.auth("carol", CAROL).startswith("235 2.7.0")
+    delegate.ferry.stop("delegated", sig=signal.SIGKILL)
+    r = delegate.auth("dave@ferry.test", DAVE)
+    assert r.startswith("454 4.7.0"), r
+    assert delegate.ferry.daemons["smtpd"].alive()
+    delegate.start_delegated()
+    assert delegate.auth("dave@ferry.test", DAVE).startswith("235 2.7.0")

@@ -3,8 +3,10 @@ initial responses, every failure reply, the delay after a failure, the
 per-session and per-address failure limits, and passwords kept out of
 the logs.
 
-AUTH before TLS off loopback (538 5.7.11) is in test_smtpd_relay.py's
-remote-client tests: a loopback client is always offered AUTH."""
+Plaintext AUTH follows smtpd_auth_plaintext (no, loopback, yes); the
+harness sets loopback, so most tests here AUTH without TLS.  AUTH before
+TLS off loopback (538 5.7.11) is also in test_smtpd_relay.py's
+remote-client tests."""
 
 import os
 import threading
@@ -309,3 +311,76 @@ def test_password_not_logged(smtpd):
     # the attempts themselves are logged, with the user name
     log = smtpd.log()
     assert "alice" in log and "bob" in log, log[-2000:]
+
+
+def test_auth_after_starttls_needs_new_ehlo(smtpd):
+    """STARTTLS forgets the EHLO (RFC 3207 4.2): AUTH before a new EHLO is
+    503 5.5.1 (RFC 4954 3), and works after it."""
+    with session(smtpd) as c:
+        c.starttls()
+        r = c.auth_plain("alice", USERS["alice"])
+        assert r.startswith("503 5.5.1"), r
+        assert c.ehlo().code == 250
+        r = c.auth_plain("alice", USERS["alice"])
+        assert r.startswith("235 2.7.0"), r
+
+
+def test_auth_after_starttls_needs_new_ehlo_smtplib(smtpd):
+    """The same with smtplib: starttls() without ehlo(), then a raw AUTH
+    command is 503."""
+    import smtplib
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", smtpd.submission, timeout=10) as c:
+        c.ehlo("client.example")
+        code, _ = c.starttls(context=ctx)
+        assert code == 220
+        code, msg = c.docmd("AUTH", "PLAIN " + plain_blob("alice",
+            USERS["alice"]))
+        assert code == 503 and msg.startswith(b"5.5.1"), (code, msg)
+
+
+def auth_offered(c):
+    """EHLO offers AUTH and AUTH PLAIN works (True), or EHLO does not
+    offer it and AUTH is 538 5.7.11 (False)."""
+    offered = c.ehlo().keyword("AUTH") is not None
+    r = c.auth_plain("alice", USERS["alice"])
+    if offered:
+        assert r.startswith("235 2.7.0"), r
+    else:
+        assert r.startswith("538 5.7.11"), r
+    return offered
+
+
+@pytest.mark.ferry_conf(smtpd_auth_plaintext=None)
+def test_plaintext_auth_default_refused_on_loopback(smtpd):
+    """By default (no) a loopback client is not offered AUTH without TLS
+    (it may be a local proxy's) and AUTH is 538 5.7.11; after STARTTLS it
+    is offered and works."""
+    for port in (smtpd.smtp, smtpd.submission):
+        with smtpd.client(port) as c:
+            assert not auth_offered(c)
+            c.starttls()
+            assert auth_offered(c)
+
+
+@pytest.mark.ferry_conf(smtp_listen="127.0.0.1:{smtp} {ext}:{extra}")
+@pytest.mark.parametrize("value,on_loopback,off_loopback", [
+    ("no", False, False), ("loopback", True, False), ("yes", True, True)])
+def test_plaintext_auth_setting(smtpd, value, on_loopback, off_loopback):
+    """smtpd_auth_plaintext: AUTH without TLS is offered (and works) to a
+    loopback client with loopback and yes, to one off loopback only with
+    yes."""
+    smtpd.conf(smtpd_auth_plaintext=value)
+    with smtpd.client() as c:
+        assert auth_offered(c) == on_loopback
+    with smtpd.ext_client(smtpd.extra) as c:
+        assert auth_offered(c) == off_loopback
+
+
+def test_plaintext_auth_bad_value_is_config_error(smtpd):
+    """smtpd_auth_plaintext takes no, loopback or yes."""
+    code, err = smtpd.start_refused(smtpd_auth_plaintext="sometimes")
+    assert code == 78 and "smtpd_auth_plaintext" in err, (code, err)

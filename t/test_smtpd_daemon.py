@@ -403,3 +403,145 @@ def test_unprivileged_smtpd_serves_and_exits_clean(smtpd):
         # the abandoned one goes once smtpd has seen the client leave
         conftest.wait_for(lambda: len(smtpd.queued()) == 3, timeout=5,
             what="three messages queued")
+
+
+# --- a queued or delegated that misbehaves -----------------------------------
+
+DELEG_AUTH, DELEG_ANSWER = 50, 52       # common/ipc.h
+
+
+class FakePeer:
+    """Stands in for queued (or delegated) on smtpd's socket for it: says
+    HELLO, then answers as told -- "silent": never; "wrong-reqid": CREATED
+    under another request id; "no-commit": CREATED, but never COMMITTED;
+    "deleg-wrong-reqid": a yes to DELEG_AUTH under another request id.
+    .closed is set when smtpd hangs up."""
+
+    def __init__(self, path, mode, tmpdir, name="queued"):
+        import threading
+        self.path = str(path)
+        self.mode = mode
+        self.name = name
+        self.file = str(tmpdir / "fake-queued-msg")
+        self.frames = []
+        self.closed = threading.Event()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lsock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.lsock.listen(4)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import ferryipc as ipc
+        s, _ = self.lsock.accept()
+        c = ipc.Conn.__new__(ipc.Conn)
+        c.sock, c.timeout, c.next_reqid = s, 60.0, 1
+        hello = c.recv_frame()
+        c.send(ipc.HELLO, ipc.VERSION, self.name, reqid=hello.reqid)
+        while True:
+            try:
+                f = c.recv_frame(120)
+            except ipc.IPCError:
+                self.closed.set()
+                return
+            self.frames.append(f)
+            if f.fd is not None:
+                os.close(f.fd)
+            if f.type == ipc.CREATE and self.mode != "silent":
+                fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o600)
+                reqid = f.reqid + (7 if self.mode == "wrong-reqid" else 0)
+                c.send(ipc.CREATED, "0123456789ABCDEF", ipc.U64(1 << 20),
+                    fd=fd, reqid=reqid)
+                os.close(fd)
+            if f.type == DELEG_AUTH and self.mode == "deleg-wrong-reqid":
+                c.send(DELEG_ANSWER, 0, "", reqid=f.reqid + 7)
+
+    def stop(self):
+        self.lsock.close()
+
+
+@pytest.fixture
+def fake_queued(smtpd, tmp_path):
+    """queued stopped and a FakePeer on its socket; call it with the
+    mode."""
+    fakes = []
+
+    def start(mode):
+        smtpd.ferry.stop("queued")
+        fakes.append(FakePeer(smtpd_queue_socket(smtpd), mode, tmp_path))
+        return fakes[-1]
+    yield start
+    for f in fakes:
+        f.stop()
+
+
+def open_transaction(smtpd):
+    c = smtpd.client()
+    c.ehlo()
+    assert c.mail().code == 250
+    assert c.rcpt("user@ferry.test").code == 250
+    return c
+
+
+@pytest.mark.ferry_conf(smtpd_queue_wait="1s")
+def test_queue_create_unanswered_is_451(smtpd, fake_queued):
+    """queued never answers CREATE: DATA gets 451 4.3.0 after
+    smtpd_queue_wait, smtpd hangs up on queued, the session goes on."""
+    fake = fake_queued("silent")
+    with open_transaction(smtpd) as c:
+        r = c.cmd("DATA", timeout=60)
+        assert r.startswith("451 4.3.0"), r
+        assert fake.closed.wait(30), "smtpd kept the queued connection"
+        assert c.cmd("NOOP").startswith("250 2.0.0")
+        assert c.mail().code == 250, "the transaction was not reset"
+
+
+@pytest.mark.ferry_conf(smtpd_queue_wait="1s")
+def test_queue_commit_unanswered_is_451(smtpd, fake_queued):
+    """queued takes the message but never answers COMMIT: the end of DATA
+    gets 451 4.3.0 after smtpd_queue_wait, not silence."""
+    fake = fake_queued("no-commit")
+    with open_transaction(smtpd) as c:
+        r = c.cmd("DATA")
+        assert r.startswith("354"), r
+        c.send(b"Subject: t\r\n\r\nbody\r\n.\r\n")
+        r = c.reply(timeout=60)
+        assert r.startswith("451 4.3.0"), r
+        assert fake.closed.wait(30), "smtpd kept the queued connection"
+        assert c.cmd("NOOP").startswith("250 2.0.0")
+    import ferryipc as ipc
+    assert [f.type for f in fake.frames] == [ipc.CREATE, ipc.RCPT,
+        ipc.COMMIT], fake.frames
+
+
+def test_queue_answer_with_wrong_reqid_is_refused(smtpd, fake_queued):
+    """CREATED under a request id smtpd did not send: smtpd closes the
+    connection to queued and the client hears 451 4.3.0 (smtpd_queue_wait
+    stays long, so the refusal is not the timeout)."""
+    fake = fake_queued("wrong-reqid")
+    with open_transaction(smtpd) as c:
+        r = c.cmd("DATA", timeout=60)
+        assert r.startswith("451 4.3.0"), r
+        assert fake.closed.wait(30), "smtpd kept the queued connection"
+        assert c.cmd("NOOP").startswith("250 2.0.0")
+    assert "wrong request id" in smtpd.log()
+
+
+@pytest.mark.ferry_conf(delegate_auth="ferry.test",
+    delegate_servers="127.0.0.1:{extra}")
+def test_delegated_answer_with_wrong_reqid_is_refused(smtpd, tmp_path):
+    """delegated answers AUTH under a request id smtpd never sent: smtpd
+    hangs up on it (not "a late answer") and the client hears 454 4.7.0."""
+    path = smtpd_queue_socket(smtpd).with_name("delegated.sock")
+    fake = FakePeer(path, "deleg-wrong-reqid", tmp_path, name="delegated")
+    try:
+        with smtpd.submission_client() as c:
+            c.ehlo()
+            r = c.auth_plain("carol@ferry.test", "carol-Pw-0000")
+            assert r.startswith("454 4.7.0"), r
+            assert fake.closed.wait(30), "smtpd kept the connection"
+    finally:
+        fake.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import HOSTNAME
 from smtpdharness import (HELO, SENDER, Client, Closed,  # noqa: F401
-    simple_message, smtpd)
+    USERS, plain_blob, simple_message, smtpd)
 
 ENHANCED = re.compile(r"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b")
 
@@ -651,3 +651,50 @@ def test_starttls_garbage_handshake_does_not_hurt_others(smtpd):
     with smtpd.client() as c:
         c.ehlo()
         c.send_mail()
+
+
+# Every verb in every phase: the reply code it gets.  "init" is a fresh
+# session, "greeted" after EHLO, "mail" after MAIL, "tls" after STARTTLS
+# without a new EHLO (RFC 3207 4.2: the session starts over).
+PHASE_VERBS = [
+    # verb line,                     init greeted mail tls
+    ("HELO client.example",          250, 250, 250, 250),
+    ("EHLO client.example",          250, 250, 250, 250),
+    ("MAIL FROM:<%s>" % SENDER,      503, 250, 503, 503),
+    ("RCPT TO:<user@ferry.test>",    503, 503, 250, 503),
+    ("DATA",                         503, 503, 503, 503),
+    ("BDAT 0 LAST",                  503, 503, 503, 503),
+    ("RSET",                         250, 250, 250, 250),
+    ("NOOP",                         250, 250, 250, 250),
+    ("VRFY user@ferry.test",         252, 252, 252, 252),
+    ("HELP",                         214, 214, 214, 214),
+    ("STARTTLS",                     220, 220, 503, 503),
+    ("AUTH PLAIN " + plain_blob("alice", USERS["alice"]),
+                                     503, 235, 503, 503),
+    ("QUIT",                         221, 221, 221, 221),
+]
+
+
+def enter_phase(c, phase):
+    if phase in ("greeted", "mail", "tls"):
+        assert c.ehlo().code == 250
+    if phase == "mail":
+        assert c.mail().code == 250
+    if phase == "tls":
+        c.starttls()
+
+
+def test_every_verb_in_every_phase(smtpd):
+    """The command table's phases: each verb in each phase gets its reply,
+    and a verb out of sequence gets 503 5.5.1 (not a 5.5.4 or a 250)."""
+    wrong = []
+    for line, *codes in PHASE_VERBS:
+        for phase, code in zip(("init", "greeted", "mail", "tls"), codes):
+            with smtpd.client() as c:
+                enter_phase(c, phase)
+                r = c.cmd(line)
+                if r.code != code or (code == 503 and
+                        not r.startswith("503 5.5.1")):
+                    wrong.append("%s in %s: %s (want %d)" % (
+                        line.split()[0], phase, r, code))
+    assert not wrong, "\n".join(wrong)

@@ -91,7 +91,8 @@ static const struct config_key config_keys[] = {
 	    "Largest message accepted, headers included."),
 	NUM(max_recipients, CONF_NUMBER, "1000", 1, 100000,
 	    "Most recipients of one message."),
-	NUM(queue_min_free, CONF_SIZE, "100M", 0, 1024LL * 1024 * 1024 * 1024,
+	NUM(queue_min_free, CONF_SIZE, "100M", 0,
+	    1024LL * 1024 * 1024 * 1024 * 1024,
 	    "Refuse new messages (temporary failure) when the spool's file "
 	    "system has less free space than this."),
 	NUM(retry_min, CONF_DURATION, "5m", 1, 7 * DAY,

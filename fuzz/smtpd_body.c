@@ -13,23 +13,9 @@
 
 #include "../smtpd/smtpd.h"
 
+#include "crlf.h"
+
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-check_file(int fd)
-{
-	char	 buf[8192], prev = '\0';
-	ssize_t	 n, i;
-
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		abort();
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; prev = buf[i++])
-			if ((prev == '\r') != (buf[i] == '\n'))
-				abort();
-	if (prev == '\r')
-		abort();
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		body_finish(&b);
 	else if (st == BODY_END)
 		body_finish(&b);
-	check_file(fd);
+	crlf_check_file(fd, 0);
 	body_end(&b);
 	return 0;
 }

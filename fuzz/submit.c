@@ -14,23 +14,9 @@
 #include "../queue/envelope.h"
 #include "../queue/submit.h"
 
+#include "crlf.h"
+
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void
-check_file(int fd)
-{
-	char	 buf[8192], prev = '\0';
-	ssize_t	 n, i;
-
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		abort();
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; prev = buf[i++])
-			if ((prev == '\r') != (buf[i] == '\n'))
-				abort();
-	if (prev != '\n')
-		abort();
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	envelope_init(&env, "0123456789abcdef");
 	if (submit_rewrite(&req, &env, in, out, &why) == 0)
-		check_file(out);
+		crlf_check_file(out, 1);
 	envelope_free(&env);
 	close(in);
 	close(out);

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import child_pids, parse_log_line, run_as
+from conftest import child_pids, parse_log_line, run_as, wait_for
 from smtpdharness import (USERS, Client, greets,  # noqa: F401
     has_ipv6_loopback, smtpd, split_received)
 
@@ -175,8 +175,11 @@ def test_sighup_rereads_tables(smtpd):
     users = dict(USERS, carol="carol-N3w-pw")
     del users["bob"]
     smtpd.write_users(users)
+    reads = len(smtpd.ferry.log_events("table", name="smtpd"))
     smtpd.ferry.signal("smtpd", signal.SIGHUP)
-    time.sleep(0.5)
+    # both tables read again (one event=table line each)
+    wait_for(lambda: len(smtpd.ferry.log_events("table", name="smtpd")) >=
+        reads + 2, what="smtpd rereads both tables after SIGHUP")
     with smtpd.client() as c:
         c.ehlo()
         c.mail()
@@ -198,7 +201,8 @@ def test_sighup_unreadable_table_keeps_old(smtpd):
     p = Path(smtpd.ferry.conf["recipients_file"])
     p.rename(p.with_suffix(".away"))
     smtpd.ferry.signal("smtpd", signal.SIGHUP)
-    time.sleep(0.5)
+    wait_for(lambda: "keeping the old recipients table" in smtpd.log(),
+        what="smtpd keeps the old recipients table")
     with smtpd.client() as c:
         c.ehlo()
         c.mail()
@@ -212,8 +216,10 @@ def test_sighup_keeps_sessions(smtpd):
     with smtpd.client() as c:
         c.ehlo()
         c.mail()
+        reads = len(smtpd.ferry.log_events("table", name="smtpd"))
         smtpd.ferry.signal("smtpd", signal.SIGHUP)
-        time.sleep(0.3)
+        wait_for(lambda: len(smtpd.ferry.log_events("table",
+            name="smtpd")) >= reads + 2, what="smtpd rereads its tables")
         assert c.rcpt("user@ferry.test").startswith("250 2.")
         r = c.data(b"Subject: hup\r\n\r\nx\r\n")
         assert r.startswith("250 2.0.0 Ok: queued as"), r

@@ -167,7 +167,7 @@ def test_config_get_reports_default_for_unset_key(conf_dir):
 def test_config_get_unknown_key_fails(conf_dir):
     path = write_conf(conf_dir, "# nothing\n")
     r = run([BIN / "ferry-control", "-c", path, "get", "no_such_key"])
-    assert r.returncode != 0
+    assert r.returncode == 64, r  # usage: no such key
 
 
 def test_etc_ferry_conf_equals_defaults_output():

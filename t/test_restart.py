@@ -52,7 +52,8 @@ def test_queued_starts_over_stale_sockets_after_crash(ferry):
 
 def test_second_queued_on_same_config_refuses_to_start(ferry):
     r = run([BIN / "queued", "-f", "-c", ferry.conf_path], timeout=15)
-    assert r.returncode != 0
+    # a fatal error (exit 1) that names the running copy
+    assert r.returncode == 1 and b"already running" in r.stderr, r
     assert ferry.ping()
     ferry.submit("rcpt@example.test")
 

@@ -410,9 +410,10 @@ def test_ferry_control_delete_removes_message_files(ferry):
 
 def test_ferry_control_delete_unknown_id_fails(ferry):
     r = ferry.control("delete", "0123456789ABCDEF")
-    assert r.returncode != 0
+    assert r.returncode == 65 and b"no such message" in r.stderr, r
     r = ferry.control("delete", "../../etc/passwd")
-    assert r.returncode != 0
+    assert r.returncode == 65, r  # not a queue id: no such message
+    assert os.path.exists("/etc/passwd")
 
 
 def test_deleted_message_is_not_fetched(ferry):

@@ -128,6 +128,14 @@ def plain_blob(user, password, authzid=""):
     return b64("%s\0%s\0%s" % (authzid, user, password))
 
 
+def secret_forms(user, password):
+    """Every form a password crosses the wire in: clear, LOGIN's base64 of
+    it alone, PLAIN's base64 of authzid NUL user NUL password (authzid
+    empty or the user).  A log holding any of them leaks it."""
+    return [password, b64(password), plain_blob(user, password),
+        plain_blob(user, password, authzid=user)]
+
+
 # --- a raw SMTP client -------------------------------------------------------
 
 class Closed(AssertionError):

@@ -12,7 +12,7 @@ import pytest
 from conftest import wait_for
 from delegateharness import (DELEG_ONLY_ALICE_PW, DELEG_USERS,  # noqa: F401
     delegate)
-from smtpdharness import USERS
+from smtpdharness import USERS, secret_forms
 
 CAROL = DELEG_USERS["carol"]
 DAVE = DELEG_USERS["dave@ferry.test"]
@@ -104,7 +104,9 @@ def test_basic_auth_disabled_at_delegate(delegate, reply):
     wait_for(lambda: delegate.events("delegate-config"), timeout=3,
         what="event=delegate-config in delegated.log:\n%s" %
         delegate.log()[-2000:])
-    assert CAROL not in delegate.log()
+    for form in secret_forms("carol", CAROL):
+        assert form not in delegate.log(), form
+        assert form not in delegate.ferry.log("smtpd"), form
 
 
 @pytest.mark.parametrize("reply,want", NOT_CONFIG)

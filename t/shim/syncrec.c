@@ -112,7 +112,7 @@ open(const char *path, int flags, ...)
 
 	if (f == NULL)
 		*(void **)&f = real("open");
-	if (flags & O_CREAT) {
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		va_start(ap, flags);
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
@@ -132,7 +132,7 @@ open64(const char *path, int flags, ...)
 
 	if (f == NULL)
 		*(void **)&f = real("open64");
-	if (flags & O_CREAT) {
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		va_start(ap, flags);
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
@@ -152,7 +152,7 @@ openat(int dirfd, const char *path, int flags, ...)
 
 	if (f == NULL)
 		*(void **)&f = real("openat");
-	if (flags & O_CREAT) {
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
 		va_start(ap, flags);
 		mode = va_arg(ap, mode_t);
 		va_end(ap);

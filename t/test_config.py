@@ -1,6 +1,7 @@
 """ferry.conf: parsing, errors as FILE:LINE, defaults, ferry-control check."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -183,14 +184,25 @@ def test_etc_ferry_conf_passes_check():
     assert ": ok" in r.stdout.decode() + r.stderr.decode()
 
 
+def table_keys():
+    """Every key of the one table in common/config.c, read from its
+    source."""
+    src = (REPO / "common" / "config.c").read_text()
+    keys = re.findall(r"^\t(?:KEY|NUM|CHOICE)\((\w+),", src, re.M)
+    assert len(keys) > 50, keys
+    return keys
+
+
 def test_defaults_document_every_key():
-    r = run([BIN / "ferry-control", "defaults"])
-    text = r.stdout.decode()
-    for key in ["queue_directory", "run_directory", "log_directory",
-            "log_syslog", "myhostname", "myorigin", "max_message_size",
-            "max_recipients", "queue_min_free", "retry_min", "retry_max",
-            "queue_lifetime", "bounce_lifetime", "queue_user"]:
-        assert key in text, key
+    """Every key of the table has a `#key = default` line in the defaults
+    output, with its help as a comment right above it."""
+    lines = run([BIN / "ferry-control", "defaults"]).stdout.decode() \
+        .splitlines()
+    for key in table_keys():
+        at = [i for i, l in enumerate(lines)
+            if re.match(r"#%s =( |$)" % key, l)]
+        assert len(at) == 1, (key, at)
+        assert at[0] > 0 and lines[at[0] - 1].startswith("# "), key
 
 
 def test_defaults_output_read_back_gives_defaults(conf_dir):

@@ -102,64 +102,57 @@ skipped(const char *call, int fd)
 	    strcmp(p + lp - ls, colon + 1) == 0;
 }
 
-int
-open(const char *path, int flags, ...)
+/* open's mode argument, there only when the flags create a file. */
+#define OPEN_MODE(flags, mode) do {					\
+	va_list	 ap;							\
+									\
+	(mode) = 0;							\
+	if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) {\
+		va_start(ap, flags);					\
+		(mode) = va_arg(ap, mode_t);				\
+		va_end(ap);						\
+	}								\
+} while (0)
+
+/* open and open64 are openat(AT_FDCWD) in glibc too. */
+static int
+open_recorded(int dirfd, const char *path, int flags, mode_t mode)
 {
-	static int	(*f)(const char *, int, ...);
-	mode_t		 mode = 0;
-	va_list		 ap;
+	static int	(*f)(int, const char *, int, ...);
 	int		 fd;
 
 	if (f == NULL)
-		*(void **)&f = real("open");
-	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	fd = f(path, flags, mode);
+		*(void **)&f = real("openat");
+	fd = f(dirfd, path, flags, mode);
 	note_open(fd, path);
 	return fd;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+	mode_t	 mode;
+
+	OPEN_MODE(flags, mode);
+	return open_recorded(AT_FDCWD, path, flags, mode);
 }
 
 int
 open64(const char *path, int flags, ...)
 {
-	static int	(*f)(const char *, int, ...);
-	mode_t		 mode = 0;
-	va_list		 ap;
-	int		 fd;
+	mode_t	 mode;
 
-	if (f == NULL)
-		*(void **)&f = real("open64");
-	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	fd = f(path, flags, mode);
-	note_open(fd, path);
-	return fd;
+	OPEN_MODE(flags, mode);
+	return open_recorded(AT_FDCWD, path, flags, mode);
 }
 
 int
 openat(int dirfd, const char *path, int flags, ...)
 {
-	static int	(*f)(int, const char *, int, ...);
-	mode_t		 mode = 0;
-	va_list		 ap;
-	int		 fd;
+	mode_t	 mode;
 
-	if (f == NULL)
-		*(void **)&f = real("openat");
-	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	fd = f(dirfd, path, flags, mode);
-	note_open(fd, path);
-	return fd;
+	OPEN_MODE(flags, mode);
+	return open_recorded(dirfd, path, flags, mode);
 }
 
 int

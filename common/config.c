@@ -660,7 +660,7 @@ config_finish(struct config *conf, const char *path)
 }
 
 static int
-config_parse_line(struct config *conf, char *line, unsigned char *seen,
+config_parse_line(struct config *conf, char *line, int lineno,
     const char **why)
 {
 	const struct config_key	*key;
@@ -677,11 +677,11 @@ config_parse_line(struct config *conf, char *line, unsigned char *seen,
 		*why = "unknown key";
 		return -1;
 	}
-	if (seen[key - config_keys]) {
+	if (conf->source_line[key - config_keys] != 0) {
 		*why = "key given twice";
 		return -1;
 	}
-	seen[key - config_keys] = 1;
+	conf->source_line[key - config_keys] = lineno;
 	return config_set(conf, key, value, why);
 }
 
@@ -692,7 +692,6 @@ config_parse_line(struct config *conf, char *line, unsigned char *seen,
 int
 config_load(struct config *conf, const char *path)
 {
-	unsigned char	 seen[CONFIG_NKEYS] = { 0 };
 	char		 buf[CONFIG_LINE_MAX + 2], *line;
 	const char	*why;
 	FILE		*fp;
@@ -704,6 +703,8 @@ config_load(struct config *conf, const char *path)
 		return -1;
 	}
 	config_defaults(conf);
+	conf->source = xstrdup(path);
+	conf->source_line = xcalloc(CONFIG_NKEYS, sizeof(int));
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		lineno++;
 		len = strlen(buf);
@@ -718,7 +719,7 @@ config_load(struct config *conf, const char *path)
 		line = str_trim(buf);
 		if (*line == '\0' || *line == '#')
 			continue;
-		if (config_parse_line(conf, line, seen, &why) == -1) {
+		if (config_parse_line(conf, line, lineno, &why) == -1) {
 			fprintf(stderr, "%s:%d: %s: %s\n", path, lineno, why,
 			    line);
 			errors++;
@@ -765,6 +766,28 @@ config_value(const struct config *conf, const char *name, char *buf,
 		    *(char * const *)(base + key->offset));
 		break;
 	}
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/*
+ * Where the value of a key came from, to report a problem with it in the
+ * "file:line:" form of every configuration error: "FILE:LINE" when the
+ * file set it, "FILE" when it kept its default.
+ */
+int
+config_where(const struct config *conf, const char *name, char *buf,
+    size_t size)
+{
+	const struct config_key	*key;
+	int			 n, line;
+
+	if ((key = config_find(name)) == NULL || conf->source == NULL)
+		return -1;
+	line = conf->source_line[key - config_keys];
+	if (line > 0)
+		n = snprintf(buf, size, "%s:%d", conf->source, line);
+	else
+		n = snprintf(buf, size, "%s", conf->source);
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
@@ -836,5 +859,7 @@ config_free(struct config *conf)
 			break;
 		}
 	}
+	free(conf->source);
+	free(conf->source_line);
 	memset(conf, 0, sizeof(*conf));
 }

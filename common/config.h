@@ -97,10 +97,15 @@ struct config {
 	char		*webrelay_auth;
 	long long	 webrelay_timeout;
 	char		*webrelay_user;
+
+	/* where each key came from, for config_where() */
+	char		*source;	/* the file loaded */
+	int		*source_line;	/* per key: its line, 0 if default */
 };
 
 int	 config_load(struct config *, const char *);
 int	 config_value(const struct config *, const char *, char *, size_t);
+int	 config_where(const struct config *, const char *, char *, size_t);
 void	 config_print_defaults(FILE *);
 void	 config_free(struct config *);
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libutil.h>
 #include <limits.h>
 #include <pwd.h>
@@ -37,6 +38,119 @@ daemon_mkdir(const char *dir, mode_t mode)
 	if (mkdir(dir, mode) == -1 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+/*
+ * "FILE:LINE: key = value" (or "FILE: key = value" for a default): the
+ * start of a message about a problem with the value of key.
+ */
+void
+daemon_key_where(const struct daemon_ctx *d, const char *key, char *buf,
+    size_t size)
+{
+	char	 where[PATH_MAX + 16], value[PATH_MAX];
+
+	if (config_where(&d->conf, key, where, sizeof(where)) == -1)
+		strlcpy(where, d->conf_path, sizeof(where));
+	if (config_value(&d->conf, key, value, sizeof(value)) == -1)
+		strlcpy(value, "...", sizeof(value));
+	snprintf(buf, size, "%s: %s = %s", where, key, value);
+}
+
+static void __attribute__((__noreturn__))
+dir_refused(const struct daemon_ctx *d, const char *where, const char *why)
+{
+	if (!d->foreground)
+		fprintf(stderr, "%s: %s\n", where, why);
+	log_warnx("%s: %s", where, why);
+	exit(EX_CONFIG);
+}
+
+/* Hand dir, which mkdir has just made, to the daemon's user. */
+static void
+dir_hand_over(const struct daemon_ctx *d, const struct privsep *ps,
+    const char *where, const char *dir)
+{
+	struct stat	 st;
+	const char	*cause;
+	char		 why[PATH_MAX + 64];
+	int		 fd;
+
+	/*
+	 * By descriptor and without following a link: if the parent lets
+	 * others in and the new directory was swapped for a link, the
+	 * link's target is not what gets chowned.
+	 */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
+		cause = strerror(errno);
+	else if (st.st_uid != geteuid())
+		cause = "it was replaced";
+	else if (fchown(fd, ps->uid, ps->gid) == -1)
+		cause = strerror(errno);
+	else {
+		close(fd);
+		return;
+	}
+	snprintf(why, sizeof(why), "cannot hand %s to uid %ld: %s", dir,
+	    (long)ps->uid, cause);
+	dir_refused(d, where, why);
+}
+
+static const char *
+uid_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwuid(uid)) != NULL)
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "uid %ld", (long)uid);
+	return buf;
+}
+
+/*
+ * Give the daemon's user a directory of its own: make dir with mode and
+ * hand it over, or take it as it is when it exists and belongs to that
+ * user already.  Only a directory made here is chowned, and an existing
+ * one is never chowned or chmodded: a route or file path that names
+ * /home, /etc/ferry or / must not give those away.  A directory that
+ * cannot be made, belongs to someone else or is writable by others is a
+ * configuration error, reported against where (daemon_key_where()).
+ */
+void
+daemon_own_dir(const struct daemon_ctx *d, const struct privsep *ps,
+    const char *where, const char *dir, mode_t mode)
+{
+	struct stat	 st;
+	char		 why[PATH_MAX + 128], owner[64], user[64];
+
+	if (mkdir(dir, mode) == 0) {
+		if (ps->as_root)
+			dir_hand_over(d, ps, where, dir);
+		return;
+	}
+	if (errno != EEXIST || stat(dir, &st) == -1) {
+		snprintf(why, sizeof(why), "cannot make %s: %s", dir,
+		    strerror(errno));
+		dir_refused(d, where, why);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, sizeof(why), "%s is not a directory", dir);
+		dir_refused(d, where, why);
+	}
+	if (st.st_uid != ps->uid) {
+		snprintf(why, sizeof(why), "%s belongs to %s, not %s: give "
+		    "the daemon a directory of its own (it makes one that "
+		    "does not exist)", dir, uid_name(st.st_uid, owner,
+		    sizeof(owner)), uid_name(ps->uid, user, sizeof(user)));
+		dir_refused(d, where, why);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, sizeof(why), "%s is writable by group or others "
+		    "(mode %04o)", dir, (unsigned)(st.st_mode & 07777));
+		dir_refused(d, where, why);
+	}
 }
 
 /*

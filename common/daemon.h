@@ -23,6 +23,10 @@ struct daemon_ctx {
 
 void	 daemon_setup(struct daemon_ctx *, const char *, int, char **);
 int	 daemon_mkdir(const char *, mode_t);
+void	 daemon_key_where(const struct daemon_ctx *, const char *, char *,
+	    size_t);
+void	 daemon_own_dir(const struct daemon_ctx *, const struct privsep *,
+	    const char *, const char *, mode_t);
 void	 daemon_detach(struct daemon_ctx *);
 void	 daemon_signals(struct event_base *);
 int	 daemon_listen(const struct daemon_ctx *, const struct privsep *,

@@ -75,18 +75,17 @@ static const struct ipc_service control_service = {
 	"delegated", allow_admin_uid, serve_control_frame, serve_conn_closed
 };
 
-/* The cache file's directory becomes ours; the file stays private. */
+/* The cache file's directory is ours; the file stays private. */
 static void
 prepare_cache_dir(const struct privsep *ps)
 {
-	char	 copy[PATH_MAX], *dir;
+	char	 copy[PATH_MAX], where[PATH_MAX * 2];
 
 	if (*dd.conf.delegate_cache_file == '\0')
 		return;
 	strlcpy(copy, dd.conf.delegate_cache_file, sizeof(copy));
-	dir = dirname(copy);
-	if (daemon_mkdir(dir, 0700) == -1 || privsep_chown(ps, dir) == -1)
-		fatal("cannot prepare %s", dir);
+	daemon_key_where(&dd, "delegate_cache_file", where, sizeof(where));
+	daemon_own_dir(&dd, ps, where, dirname(copy), 0700);
 }
 
 static void

@@ -119,21 +119,21 @@ on_sweep_timer(evutil_socket_t fd, short events, void *arg)
 	queue_sweep(time(NULL));
 }
 
+/* queue_directory, q/ and corrupt/: private to queue_user. */
 static void
 make_spool(const struct privsep *ps)
 {
 	const char	*dir = qd.conf.queue_directory;
-	char		 path[PATH_MAX];
-	const char	*sub[] = { "", "q", "corrupt" };
+	char		 path[PATH_MAX], where[PATH_MAX * 2];
+	const char	*sub[] = { "q", "corrupt" };
 	size_t		 i;
 
+	daemon_key_where(&qd, "queue_directory", where, sizeof(where));
+	daemon_own_dir(&qd, ps, where, dir, 0700);
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if (path_join(path, sizeof(path), dir, sub[i]) == -1)
-			fatal("%s", dir);
-		if (daemon_mkdir(path, 0700) == -1)
-			fatal("mkdir %s", path);
-		if (privsep_chown(ps, path) == -1 || chmod(path, 0700) == -1)
-			fatal("cannot hand %s to %s", path, qd.conf.queue_user);
+			fatalx("%s: path too long", where);
+		daemon_own_dir(&qd, ps, where, path, 0700);
 	}
 }
 

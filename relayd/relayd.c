@@ -406,9 +406,14 @@ read_auth(const char *path)
 	explicit_bzero(line, sizeof(line));
 }
 
-/* Create the fixed part of a maildir route for relay_user. */
+/*
+ * The fixed part of a maildir route, the directory above the first %u (or
+ * above the Maildir), must belong to relay_user: relayd makes the rest
+ * below it.  where says which line of which file gave the route.
+ */
 static void
-prepare_maildir_base(const char *route, const struct privsep *ps)
+prepare_maildir_base(const char *where, const char *route,
+    const struct privsep *ps)
 {
 	char	 base[PATH_MAX], *p;
 
@@ -419,8 +424,7 @@ prepare_maildir_base(const char *route, const struct privsep *ps)
 		*p = '\0';
 	if ((p = strrchr(base, '/')) != NULL && p != base)
 		*p = '\0';
-	if (daemon_mkdir(base, 0755) == -1 || privsep_chown(ps, base) == -1)
-		log_warn("cannot prepare maildir directory %s", base);
+	daemon_own_dir(&rd, ps, where, base, 0755);
 }
 
 int
@@ -428,6 +432,7 @@ main(int argc, char **argv)
 {
 	struct privsep	 ps;
 	struct event	*tick;
+	char		 where[PATH_MAX * 2];
 	int		 ping_sock;
 
 	daemon_setup(&rd, "relayd", argc, argv);
@@ -436,7 +441,8 @@ main(int argc, char **argv)
 	if (routes_load(rd.conf.routes_file) == -1)
 		exit(EX_CONFIG);
 	read_auth(rd.conf.relay_auth_file);
-	prepare_maildir_base(rd.conf.default_route, &ps);
+	daemon_key_where(&rd, "default_route", where, sizeof(where));
+	prepare_maildir_base(where, rd.conf.default_route, &ps);
 	routes_foreach(prepare_maildir_base, &ps);
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");

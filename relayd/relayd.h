@@ -42,8 +42,8 @@ struct relay_auth {
 int	 routes_load(const char *);
 const char *routes_lookup(const struct config *, const char *);
 struct privsep;
-void	 routes_foreach(void (*)(const char *, const struct privsep *),
-	    const struct privsep *);
+void	 routes_foreach(void (*)(const char *, const char *,
+	    const struct privsep *), const struct privsep *);
 
 /* job.c: jobs over IPC between the master and a delivery process */
 int	 job_send(int, const struct relay_job *);

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "relayd.h"
 #include "util.h"
 
 struct route_entry {
 	char	*domain;
 	char	*route;
+	char	*where;		/* "FILE:LINE: DOMAIN ROUTE", for messages */
 };
 
 static struct route_entry	*routes;
@@ -55,6 +57,9 @@ routes_load(const char *path)
 		routes = xreallocarray(routes, nroutes + 1, sizeof(*routes));
 		routes[nroutes].domain = xstrdup(domain);
 		routes[nroutes].route = xstrdup(route);
+		if (asprintf(&routes[nroutes].where, "%s:%d: %s %s", path,
+		    lineno, domain, route) == -1)
+			fatal("asprintf");
 		nroutes++;
 	}
 	fclose(fp);
@@ -73,13 +78,13 @@ routes_lookup(const struct config *conf, const char *domain)
 	return conf->default_route;
 }
 
-/* Call fn for every route in the table. */
+/* Call fn for every route in the table, with the line that gave it. */
 void
-routes_foreach(void (*fn)(const char *, const struct privsep *),
+routes_foreach(void (*fn)(const char *, const char *, const struct privsep *),
     const struct privsep *ps)
 {
 	size_t	 i;
 
 	for (i = 0; i < nroutes; i++)
-		fn(routes[i].route, ps);
+		fn(routes[i].where, routes[i].route, ps);
 }

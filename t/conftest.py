@@ -21,7 +21,8 @@ Every subprocess call has a timeout, and a SIGALRM watchdog bounds each test
 the test instead of hanging the suite.
 
 Tests run as root in CI: daemons then drop to their own user and chroot into
-queue_directory, so the directories we create are mode 0755.
+queue_directory, so the directories we create are mode 0755, and queue/
+belongs to the queue user as a package would make it.
 """
 
 import contextlib
@@ -375,7 +376,7 @@ class Ferry:
         self.queue_dir = self.base / "queue"
         self.run_dir = self.base / "run"
         self.log_dir = self.base / "log"
-        for d in (self.base, self.queue_dir, self.run_dir, self.log_dir):
+        for d in (self.base, self.run_dir, self.log_dir):
             d.mkdir(exist_ok=True)
             os.chmod(d, 0o755)
         self.conf = dict(
@@ -389,6 +390,14 @@ class Ferry:
         self.daemon_extra_env = {}      # name -> dict, kept for restarts
         self.orphans = []
         self.write_conf(**(conf or {}))
+        self.make_queue_dir()
+
+    def make_queue_dir(self):
+        """queue/ as an installer makes it: private to the queue user.
+        queued takes a directory only from its own user, never chowns
+        one it did not make."""
+        self.queue_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chown(self.queue_dir, *self.daemon_uid_gid("queued"))
 
     # configuration
     def write_conf(self, **overrides):

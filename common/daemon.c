@@ -40,6 +40,31 @@ daemon_mkdir(const char *dir, mode_t mode)
 	return 0;
 }
 
+static void
+accept_resume(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	event_add(arg, NULL);
+}
+
+/*
+ * accept() ran out of descriptors (EMFILE, ENFILE): the connection stays
+ * in the backlog and the listening socket stays readable, so watching it
+ * would spin.  Stop watching ev, a listener's persistent read event, for
+ * a second; the caller has logged why.
+ */
+void
+daemon_accept_pause(struct event *ev)
+{
+	static const struct timeval	 second = { 1, 0 };
+
+	event_del(ev);
+	if (event_base_once(event_get_base(ev), -1, EV_TIMEOUT,
+	    accept_resume, ev, &second) == -1)
+		event_add(ev, &second);
+}
+
 /*
  * "FILE:LINE: key = value" (or "FILE: key = value" for a default): the
  * start of a message about a problem with the value of key.
@@ -248,7 +273,10 @@ ping_frame(struct ipc_conn *c, struct ipc_frame *f)
 }
 
 static struct ipc_service	 ping_service = {
-	NULL, ping_allow_uid, ping_frame, NULL
+	.name = NULL,
+	.allow_uid = ping_allow_uid,
+	.frame = ping_frame,
+	.closed = NULL,
 };
 
 /*

@@ -9,6 +9,7 @@
 
 #include "config.h"
 
+struct event;
 struct event_base;
 struct pidfh;
 struct privsep;
@@ -28,6 +29,7 @@ void	 daemon_key_where(const struct daemon_ctx *, const char *, char *,
 void	 daemon_own_dir(const struct daemon_ctx *, const struct privsep *,
 	    const char *, const char *, mode_t);
 void	 daemon_detach(struct daemon_ctx *);
+void	 daemon_accept_pause(struct event *);
 void	 daemon_signals(struct event_base *);
 int	 daemon_listen(const struct daemon_ctx *, const struct privsep *,
 	    const char *, mode_t);

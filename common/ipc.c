@@ -18,7 +18,8 @@
 enum ipc_tag {
 	IPC_TAG_U32 = 1,
 	IPC_TAG_U64 = 2,
-	IPC_TAG_STR = 3
+	IPC_TAG_STR = 3,
+	IPC_TAG_BYTES = 4
 };
 
 static const struct {
@@ -29,7 +30,8 @@ static const struct {
 	{ IPC_CREATE, "create" }, { IPC_CREATED, "created" },
 	{ IPC_RCPT, "rcpt" }, { IPC_COMMIT, "commit" },
 	{ IPC_SUBMIT, "submit" }, { IPC_SUBMIT_COMMIT, "submit-commit" },
-	{ IPC_COMMITTED, "committed" }, { IPC_FETCH, "fetch" },
+	{ IPC_COMMITTED, "committed" }, { IPC_SUBMIT_DATA, "submit-data" },
+	{ IPC_FETCH, "fetch" },
 	{ IPC_WORK, "work" }, { IPC_WORK_RCPT, "work-rcpt" },
 	{ IPC_NO_WORK, "no-work" }, { IPC_REPORT, "report" },
 	{ IPC_LIST, "list" }, { IPC_LIST_MSG, "list-msg" },
@@ -134,6 +136,23 @@ ipc_put_str(struct ipc_frame *f, const char *s)
 	f->len += n;
 }
 
+/* Raw bytes, up to what is left of the frame (IPC_DATA_MAX in all). */
+void
+ipc_put_bytes(struct ipc_frame *f, const void *data, size_t n)
+{
+	unsigned char	 b[4];
+
+	if (n > IPC_DATA_MAX || f->error ||
+	    n + 5 > sizeof(f->buf) - f->len) {
+		f->error = 1;
+		return;
+	}
+	put_be(b, n, 4);
+	ipc_put(f, IPC_TAG_BYTES, b, 4);
+	memcpy(f->buf + f->len, data, n);
+	f->len += n;
+}
+
 /* Check that a field with this tag and n value bytes follows. */
 static const unsigned char *
 ipc_get(struct ipc_frame *f, int tag, size_t n)
@@ -189,6 +208,24 @@ ipc_get_str(struct ipc_frame *f, char *buf, size_t size)
 	memcpy(buf, f->buf + f->pos, n);
 	buf[n] = '\0';
 	f->pos += n;
+	return 0;
+}
+
+/* Point *data at a bytes field inside f and set *n to its length. */
+int
+ipc_get_bytes(struct ipc_frame *f, const unsigned char **data, size_t *n)
+{
+	const unsigned char	*p;
+
+	if ((p = ipc_get(f, IPC_TAG_BYTES, 4)) == NULL)
+		return -1;
+	*n = get_be(p, 4);
+	if (*n > f->len - f->pos) {
+		f->error = 1;
+		return -1;
+	}
+	*data = f->buf + f->pos;
+	f->pos += *n;
 	return 0;
 }
 

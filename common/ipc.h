@@ -20,6 +20,8 @@
 #define IPC_HEADER_SIZE	12
 #define IPC_FRAME_MAX	65536
 #define IPC_STR_MAX	4096	/* longest string field a reader accepts */
+/* most bytes in one bytes field: a frame less its header and one tag */
+#define IPC_DATA_MAX	(IPC_FRAME_MAX - IPC_HEADER_SIZE - 5)
 #define QUEUE_ID_LEN	16	/* queue IDs: 16 upper-case hex digits */
 
 enum ipc_type {
@@ -33,6 +35,7 @@ enum ipc_type {
 	IPC_SUBMIT = 14,
 	IPC_SUBMIT_COMMIT = 15,
 	IPC_COMMITTED = 16,
+	IPC_SUBMIT_DATA = 17,
 	IPC_FETCH = 20,
 	IPC_WORK = 21,
 	IPC_WORK_RCPT = 22,
@@ -87,9 +90,11 @@ void	 ipc_frame_init(struct ipc_frame *, uint32_t, uint32_t);
 void	 ipc_put_u32(struct ipc_frame *, uint32_t);
 void	 ipc_put_u64(struct ipc_frame *, uint64_t);
 void	 ipc_put_str(struct ipc_frame *, const char *);
+void	 ipc_put_bytes(struct ipc_frame *, const void *, size_t);
 int	 ipc_get_u32(struct ipc_frame *, uint32_t *);
 int	 ipc_get_u64(struct ipc_frame *, uint64_t *);
 int	 ipc_get_str(struct ipc_frame *, char *, size_t);
+int	 ipc_get_bytes(struct ipc_frame *, const unsigned char **, size_t *);
 int	 ipc_get_end(struct ipc_frame *);
 void	 ipc_frame_finish(struct ipc_frame *);
 int	 ipc_frame_parse(struct ipc_frame *, size_t);

@@ -11,17 +11,53 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "ipc_server.h"
 #include "log.h"
 #include "util.h"
+
+/* Connections one uid holds on a listener with max_per_uid. */
+struct uid_count {
+	uid_t		 uid;
+	unsigned	 n;
+};
 
 struct ipc_listener {
 	struct event_base		*base;
 	struct event			*ev;
 	const struct ipc_service	*svc;
+	struct uid_count		*uids;
+	size_t				 nuids;
 };
 
 static void	 ipc_conn_free(struct ipc_conn *);
+
+/* The count of uid's connections on l, made if new. */
+static struct uid_count *
+uid_count(struct ipc_listener *l, uid_t uid)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nuids; i++)
+		if (l->uids[i].uid == uid)
+			return &l->uids[i];
+	l->uids = xreallocarray(l->uids, l->nuids + 1, sizeof(*l->uids));
+	l->uids[l->nuids].uid = uid;
+	l->uids[l->nuids].n = 0;
+	return &l->uids[l->nuids++];
+}
+
+/* uid's connection on l is gone; a uid with none is forgotten. */
+static void
+uid_release(struct ipc_listener *l, uid_t uid)
+{
+	struct uid_count	*u = uid_count(l, uid);
+
+	if (u->n > 0)
+		u->n--;
+	if (u->n == 0)
+		*u = l->uids[--l->nuids];
+}
 
 /* Close c now, or, from inside its frame handler, once the handler returns. */
 void
@@ -42,6 +78,8 @@ ipc_conn_free(struct ipc_conn *c)
 
 	if (c->svc->closed != NULL)
 		c->svc->closed(c);
+	if (c->listener != NULL && c->listener->svc->max_per_uid > 0)
+		uid_release(c->listener, c->uid);
 	while ((o = TAILQ_FIRST(&c->out)) != NULL) {
 		TAILQ_REMOVE(&c->out, o, entry);
 		if (o->fd != -1)
@@ -74,7 +112,14 @@ ipc_conn_send(struct ipc_conn *c, struct ipc_frame *f, int fd)
 	o->len = f->len;
 	memcpy(o->buf, f->buf, f->len);
 	TAILQ_INSERT_TAIL(&c->out, o, entry);
+	c->outlen += o->len;
 	event_add(c->ev_write, NULL);
+	/* a peer that asks without reading: hear no more until it reads */
+	if (c->svc->max_output > 0 && c->outlen > c->svc->max_output &&
+	    !c->stalled) {
+		c->stalled = 1;
+		event_del(c->ev_read);
+	}
 }
 
 void
@@ -113,9 +158,14 @@ ipc_conn_writable(evutil_socket_t sock, short events, void *arg)
 			return;		/* EAGAIN: ev_write stays pending */
 		}
 		TAILQ_REMOVE(&c->out, o, entry);
+		c->outlen -= o->len;
 		if (o->fd != -1)
 			close(o->fd);
 		free(o);
+		if (c->stalled && c->outlen <= c->svc->max_output / 2) {
+			c->stalled = 0;
+			event_add(c->ev_read, NULL);
+		}
 	}
 	event_del(c->ev_write);
 }
@@ -234,7 +284,11 @@ ipc_accept(evutil_socket_t lsock, short events, void *arg)
 	(void)events;
 	s = accept4(lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (s == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("accept on %s socket", l->svc->name);
+			daemon_accept_pause(l->ev);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("accept on %s socket", l->svc->name);
 		return;
 	}
@@ -244,8 +298,18 @@ ipc_accept(evutil_socket_t lsock, short events, void *arg)
 		close(s);
 		return;
 	}
+	if (l->svc->max_per_uid > 0 && uid != 0 && uid != geteuid() &&
+	    uid_count(l, uid)->n >= l->svc->max_per_uid) {
+		log_event("event=ipc-refused service=%s uid=%ld reason=%s",
+		    l->svc->name, (long)uid, log_q("too many connections"));
+		close(s);
+		return;
+	}
 	c = ipc_conn_new(l->base, s, l->svc);
 	c->uid = uid;
+	c->listener = l;
+	if (l->svc->max_per_uid > 0)
+		uid_count(l, uid)->n++;
 }
 
 /* Serve svc on the listening socket lsock. */

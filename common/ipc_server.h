@@ -6,8 +6,11 @@
  * (SO_PEERCRED), answers the HELLO that must open every connection, then
  * hands each frame to the daemon's handler.  Replies are queued per
  * connection and written when the socket is writable, so a slow or
- * malicious peer never blocks the daemon.  A malformed frame closes that
- * one connection, never the daemon.
+ * malicious peer never blocks the daemon; on a public socket a peer that
+ * does not read its replies is not read from either, and one uid may hold
+ * only so many connections.  A malformed frame closes that one
+ * connection, never the daemon.  Out of descriptors, a listener pauses
+ * for a second instead of spinning on its backlog.
  */
 #ifndef FERRY_IPC_SERVER_H
 #define FERRY_IPC_SERVER_H
@@ -20,6 +23,7 @@
 #include "ipc.h"
 
 struct ipc_conn;
+struct ipc_listener;
 
 struct ipc_service {
 	const char	*name;		/* ours, sent in HELLO */
@@ -27,6 +31,13 @@ struct ipc_service {
 	/* Handle a frame; the handler owns f->fd.  May close the conn. */
 	void		(*frame)(struct ipc_conn *, struct ipc_frame *);
 	void		(*closed)(struct ipc_conn *);
+	/*
+	 * For a socket every local user may reach: connections one uid may
+	 * hold (root and our own uid aside), and the replies one connection
+	 * may have waiting before we stop reading from it.  0: no limit.
+	 */
+	unsigned	 max_per_uid;
+	size_t		 max_output;
 };
 
 struct ipc_out {
@@ -44,6 +55,9 @@ struct ipc_conn {
 	int				 client;	/* we opened it */
 	int				 closing;
 	int				 dispatching;
+	int				 stalled;	/* not read: output full */
+	size_t				 outlen;	/* bytes in out */
+	struct ipc_listener		*listener;	/* accepted on, or NULL */
 	const struct ipc_service	*svc;
 	struct event			*ev_read;
 	struct event			*ev_write;

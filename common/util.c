@@ -67,6 +67,25 @@ path_join(char *buf, size_t size, const char *dir, const char *name)
 	return 0;
 }
 
+/* Write all n bytes of buf to fd: 0, or -1 with errno. */
+int
+write_full(int fd, const void *buf, size_t n)
+{
+	const unsigned char	*p = buf;
+	ssize_t			 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
 /* s without the blanks around it, cut in place. */
 char *
 str_trim(char *s)

@@ -13,6 +13,7 @@ void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 int	 path_join(char *, size_t, const char *, const char *);
+int	 write_full(int, const void *, size_t);
 char	*str_trim(char *);
 int	 unix_name_valid(const char *);
 int	 fsync_parent(const char *);

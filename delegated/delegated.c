@@ -69,10 +69,16 @@ allow_admin_uid(uid_t uid)
 }
 
 static const struct ipc_service smtpd_service = {
-	"delegated", allow_smtpd_uid, serve_smtpd_frame, serve_conn_closed
+	.name = "delegated",
+	.allow_uid = allow_smtpd_uid,
+	.frame = serve_smtpd_frame,
+	.closed = serve_conn_closed,
 };
 static const struct ipc_service control_service = {
-	"delegated", allow_admin_uid, serve_control_frame, serve_conn_closed
+	.name = "delegated",
+	.allow_uid = allow_admin_uid,
+	.frame = serve_control_frame,
+	.closed = serve_conn_closed,
 };
 
 /* The cache file's directory is ours; the file stays private. */

@@ -16,6 +16,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		 str[256];
+	const unsigned char *bytes;
+	size_t		 n;
 	uint64_t	 v64;
 	uint32_t	 v32;
 	unsigned	 kinds, i;
@@ -39,7 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ipc_get_str(&f, str, sizeof(str));
 			break;
 		default:
-			ipc_get_str(&f, str, 8);
+			if (i % 2 == 0)
+				ipc_get_str(&f, str, 8);
+			else if (ipc_get_bytes(&f, &bytes, &n) == 0 && n > 0)
+				v32 = bytes[n - 1];	/* must be readable */
 			break;
 		}
 	}

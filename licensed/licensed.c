@@ -199,7 +199,10 @@ static const struct qlink_ops	 queued_link = {
 };
 
 static const struct ipc_service service = {
-	"licensed", allow_uid, on_frame, NULL
+	.name = "licensed",
+	.allow_uid = allow_uid,
+	.frame = on_frame,
+	.closed = NULL,
 };
 
 static void

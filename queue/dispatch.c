@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -31,7 +32,9 @@ struct pending {
 	struct envelope	 env;
 	int		 msgfd;		/* ID.msg */
 	int		 infd;		/* ID.in (local submission), or -1 */
-	char		 error[ADDR_MAX + 128];	/* first bad recipient */
+	long long	 insize;	/* bytes written to ID.in */
+	int		 error_class;	/* IPC_ERR_*, when error is set */
+	char		 error[ADDR_MAX + 128];	/* why the commit will fail */
 };
 
 struct conn_state {
@@ -66,6 +69,16 @@ pending_free(struct pending *p, int discard)
 		close(p->infd);
 	envelope_free(&p->env);
 	free(p);
+}
+
+/* The commit will fail, for the first reason found. */
+static void
+pending_refuse(struct pending *p, int class, const char *why)
+{
+	if (p->error[0] != '\0')
+		return;
+	p->error_class = class;
+	strlcpy(p->error, why, sizeof(p->error));
 }
 
 void
@@ -135,7 +148,13 @@ handle_create(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 		pending_free(p, 1);
 		return;
 	}
-	if ((give = dup(cs->public ? p->infd : p->msgfd)) == -1) {
+	/*
+	 * smtpd writes ID.msg itself; a local user's input comes over the
+	 * socket instead (SUBMIT_DATA), so no descriptor of the spool ever
+	 * reaches a uid queued does not trust.
+	 */
+	give = -1;
+	if (!cs->public && (give = dup(p->msgfd)) == -1) {
 		log_warn("dup");
 		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP, "out of files");
 		pending_free(p, 1);
@@ -155,6 +174,7 @@ handle_rcpt(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	const struct config	*conf = queue_conf();
 	struct pending		*p = cs->pending;
 	char			 addr[IPC_STR_MAX + 1];
+	char			 text[sizeof(p->error)];
 	const char		*why;
 
 	if (ipc_get_str(f, addr, sizeof(addr)) == -1 ||
@@ -165,13 +185,53 @@ handle_rcpt(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	if (p->error[0] != '\0')
 		return;
 	if (p->env.nrcpt >= (size_t)conf->max_recipients) {
-		strlcpy(p->error, "too many recipients", sizeof(p->error));
+		pending_refuse(p, IPC_ERR_PERM, "too many recipients");
 		return;
 	}
 	if (queue_add_rcpt(&p->env, addr, cs->public ? conf->myorigin : NULL,
-	    &why) == -1)
-		snprintf(p->error, sizeof(p->error), "bad recipient %.*s: %s",
+	    &why) == -1) {
+		snprintf(text, sizeof(text), "bad recipient %.*s: %s",
 		    ADDR_MAX, addr, why);
+		pending_refuse(p, IPC_ERR_PERM, text);
+	}
+}
+
+/*
+ * SUBMIT_DATA {bytes}: the next piece of a local submission, appended to
+ * ID.in.  queued counts what it writes, so max_message_size holds however
+ * the submitter behaves; past it (or on a write error) the input is
+ * dropped and its space given back, and the commit fails.  No reply.
+ */
+static void
+handle_submit_data(struct ipc_conn *c, struct ipc_frame *f,
+    struct conn_state *cs)
+{
+	const struct config	*conf = queue_conf();
+	struct pending		*p = cs->pending;
+	const unsigned char	*data;
+	size_t			 n;
+
+	if (ipc_get_bytes(f, &data, &n) == -1 || ipc_get_end(f) == -1 ||
+	    p == NULL || p->infd == -1) {
+		ipc_conn_close(c, "bad submit-data frame");
+		return;
+	}
+	if (p->error[0] != '\0')
+		return;
+	if ((long long)n > conf->max_message_size - p->insize)
+		pending_refuse(p, IPC_ERR_PERM,
+		    "message exceeds max_message_size");
+	else if (write_full(p->infd, data, n) == -1) {
+		log_warn("id=%s cannot write the input file", p->env.id);
+		pending_refuse(p, IPC_ERR_TEMP, errno == ENOSPC ?
+		    "no space left in the queue" : "cannot write the input "
+		    "file");
+	} else {
+		p->insize += n;
+		return;
+	}
+	if (ftruncate(p->infd, 0) == -1)
+		log_warn("id=%s cannot truncate the input file", p->env.id);
 }
 
 static void
@@ -194,7 +254,7 @@ commit_pending(struct ipc_conn *c, struct conn_state *cs, uint32_t reqid)
 	struct stat		 st;
 
 	if (p->error[0] != '\0') {
-		commit_fail(c, cs, reqid, IPC_ERR_PERM, p->error);
+		commit_fail(c, cs, reqid, p->error_class, p->error);
 		return;
 	}
 	if (p->env.nrcpt == 0) {
@@ -578,13 +638,37 @@ handle_list(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	ipc_conn_send(c, &rep, -1);
 }
 
+/*
+ * A flush retries every deferred message now, so one from a local user in
+ * a loop would hammer every destination: users' flushes count only once
+ * a minute.  Root's (and ferryctl's) always do.
+ */
+#define FLUSH_USER_INTERVAL	60
+
 static void
 handle_flush(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 {
+	static time_t	 last_user_flush;
+	time_t		 now = time(NULL);
+	char		 why[128];
+
 	(void)cs;
 	if (ipc_get_end(f) == -1) {
 		ipc_conn_close(c, "bad flush frame");
 		return;
+	}
+	if (c->uid != 0 && c->uid != geteuid()) {
+		if (last_user_flush != 0 &&
+		    now - last_user_flush < FLUSH_USER_INTERVAL) {
+			snprintf(why, sizeof(why), "the queue was flushed %lld s "
+			    "ago; a user may flush it once a minute",
+			    (long long)(now - last_user_flush));
+			log_event("event=flush-refused uid=%lu",
+			    (unsigned long)c->uid);
+			ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP, why);
+			return;
+		}
+		last_user_flush = now;
 	}
 	sched_flush();
 	log_event("event=flush uid=%lu", (unsigned long)c->uid);
@@ -649,6 +733,7 @@ static const struct {
 	{ IPC_SUBMIT,		ON_PUBLIC,		handle_create },
 	{ IPC_RCPT,	ON_ADMIN | ON_PUBLIC | ON_SMTPD, handle_rcpt },
 	{ IPC_COMMIT,		ON_ADMIN | ON_SMTPD,	handle_commit },
+	{ IPC_SUBMIT_DATA,	ON_PUBLIC,		handle_submit_data },
 	{ IPC_SUBMIT_COMMIT,	ON_PUBLIC,		handle_submit_commit },
 	{ IPC_FETCH,		ON_ADMIN | ON_AGENT,	handle_fetch },
 	{ IPC_REPORT,		ON_ADMIN | ON_AGENT,	handle_report },

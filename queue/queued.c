@@ -94,14 +94,35 @@ allow_any_uid(uid_t uid)
 	return 1;
 }
 
+/*
+ * submit.sock is open to every local user.  One uid may hold this many
+ * connections at once (a burst of parallel sendmails fits; a loop that
+ * opens connections to use up queued's descriptors does not), and a
+ * connection this much unread output (LIST without reading) before
+ * queued stops reading its requests.
+ */
+#define SUBMIT_MAX_PER_UID	64
+#define SUBMIT_MAX_OUTPUT	(256 * 1024)
+
 static const struct ipc_service private_service = {
-	"queued", allow_daemon_uid, queue_private_frame, queue_conn_closed
+	.name = "queued",
+	.allow_uid = allow_daemon_uid,
+	.frame = queue_private_frame,
+	.closed = queue_conn_closed,
 };
 static const struct ipc_service public_service = {
-	"queued", allow_any_uid, queue_public_frame, queue_conn_closed
+	.name = "queued",
+	.allow_uid = allow_any_uid,
+	.frame = queue_public_frame,
+	.closed = queue_conn_closed,
+	.max_per_uid = SUBMIT_MAX_PER_UID,
+	.max_output = SUBMIT_MAX_OUTPUT,
 };
 static const struct ipc_service smtpd_service = {
-	"queued", allow_smtpd_uid, queue_smtpd_frame, queue_conn_closed
+	.name = "queued",
+	.allow_uid = allow_smtpd_uid,
+	.frame = queue_smtpd_frame,
+	.closed = queue_conn_closed,
 };
 
 const struct config *

@@ -8,9 +8,9 @@
  *
  * DESCRIPTION
  *	Runs as the invoking user, with no privileges.  Asks queued (on
- *	run_directory/submit.sock) for a message file, copies standard input
- *	into it as it comes (a line "." alone ends it, unless -i or -oi), and
- *	asks queued to commit it.  queued adds the headers a local message
+ *	run_directory/submit.sock) for a new message, sends it standard input
+ *	over that socket as it comes (a line "." alone ends it, unless -i or
+ *	-oi), and asks queued to commit it.  queued adds the headers a local message
  *	lacks and records the caller's uid.  Flags other programs pass to
  *	sendmail that mean nothing here are accepted and ignored.
  *
@@ -215,28 +215,23 @@ check_addresses(const struct options *o)
 		die(EX_USAGE, "no recipients given (and no -t)");
 }
 
+/* The input on its way to queued, in SUBMIT_DATA frames. */
 struct copier {
-	int		 fd;
+	int		 sock;
 	unsigned long long written, max;
-	unsigned char	 buf[65536];
+	unsigned char	 buf[IPC_DATA_MAX];
 	size_t		 used;
 };
 
 static void
 copier_flush(struct copier *cp)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (off < cp->used) {
-		n = write(cp->fd, cp->buf + off, cp->used - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			die(errno == ENOSPC ? EX_TEMPFAIL : EX_IOERR,
-			    "cannot write the message: %s", strerror(errno));
-		off += n;
-	}
+	if (cp->used == 0)
+		return;
+	request(IPC_SUBMIT_DATA);
+	ipc_put_bytes(&req, cp->buf, cp->used);
+	if (ipc_send(cp->sock, &req, -1) == -1)
+		die(EX_TEMPFAIL, "lost the queue: %s", strerror(errno));
 	cp->used = 0;
 }
 
@@ -333,16 +328,15 @@ submit(const struct config *conf, const struct options *o)
 	s = connect_queue(conf);
 	request(IPC_SUBMIT);
 	call(s);
-	if (rep.type != IPC_CREATED || rep.fd == -1 ||
+	if (rep.type != IPC_CREATED || rep.fd != -1 ||
 	    ipc_get_str(&rep, id, sizeof(id)) == -1 ||
 	    ipc_get_u64(&rep, &max) == -1 || ipc_get_end(&rep) == -1)
 		die(EX_PROTOCOL, "bad reply from the queue");
 	cp = xcalloc(1, sizeof(*cp));
-	cp->fd = rep.fd;
+	cp->sock = s;
 	cp->max = max;
 	copy_input(cp, o->ignore_dots);
 	copier_flush(cp);
-	close(cp->fd);
 	free(cp);
 	for (i = 0; i < o->nrcpts; i++) {
 		request(IPC_RCPT);

@@ -37,7 +37,10 @@ static void	 dc_frame(struct ipc_conn *, struct ipc_frame *);
 static void	 dc_closed(struct ipc_conn *);
 
 static const struct ipc_service dc_service = {
-	"smtpd", NULL, dc_frame, dc_closed
+	.name = "smtpd",
+	.allow_uid = NULL,
+	.frame = dc_frame,
+	.closed = dc_closed,
 };
 
 /* Answer q's session and forget q. */

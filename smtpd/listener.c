@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "smtpd.h"
 #include "util.h"
@@ -105,7 +106,6 @@ on_accept(evutil_socket_t lfd, short events, void *arg)
 	struct netaddr		 addr;
 	struct client		*c;
 	char			 ip[NETADDR_STRLEN];
-	static const struct timeval retry = { 1, 0 };
 	int			 fd, on = 1;
 
 	(void)events;
@@ -113,10 +113,8 @@ on_accept(evutil_socket_t lfd, short events, void *arg)
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
-			/* the backlog waits; retry in a second, not in a loop */
 			log_warn("accept on %s", l->spec);
-			event_del(l->ev);
-			event_add(l->ev, &retry);
+			daemon_accept_pause(l->ev);
 		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept on %s", l->spec);

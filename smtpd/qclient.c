@@ -38,7 +38,10 @@ static void	 qc_frame(struct ipc_conn *, struct ipc_frame *);
 static void	 qc_closed(struct ipc_conn *);
 
 static const struct ipc_service qc_service = {
-	"smtpd", NULL, qc_frame, qc_closed
+	.name = "smtpd",
+	.allow_uid = NULL,
+	.frame = qc_frame,
+	.closed = qc_closed,
 };
 
 /* The answer is in: hand it over and forget the callback first. */

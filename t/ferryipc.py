@@ -24,6 +24,7 @@ VERSION = 1
 TAG_U32 = 1
 TAG_U64 = 2
 TAG_STR = 3
+TAG_BYTES = 4
 
 HELLO = 1
 OK = 2
@@ -35,6 +36,7 @@ COMMIT = 13
 SUBMIT = 14
 SUBMIT_COMMIT = 15
 COMMITTED = 16
+SUBMIT_DATA = 17
 FETCH = 20
 WORK = 21
 WORK_RCPT = 22
@@ -84,9 +86,19 @@ class U64(int):
     pass
 
 
+class Bytes(bytes):
+    """A bytes field (SUBMIT_DATA), not a string."""
+
+
+# most bytes in one bytes field: a frame less its header and one tag
+DATA_MAX = MAX_FRAME - HEADER.size - 5
+
+
 def encode_field(value):
     if isinstance(value, U64):
         return bytes([TAG_U64]) + struct.pack(">Q", value)
+    if isinstance(value, Bytes):
+        return bytes([TAG_BYTES]) + struct.pack(">I", len(value)) + value
     if isinstance(value, int):
         return bytes([TAG_U32]) + struct.pack(">I", value)
     if isinstance(value, str):
@@ -130,15 +142,16 @@ def decode_payload(payload):
                 raise IPCError("short u64")
             out.append(struct.unpack_from(">Q", payload, i)[0])
             i += 8
-        elif tag == TAG_STR:
+        elif tag in (TAG_STR, TAG_BYTES):
             if i + 4 > n:
                 raise IPCError("short str length")
             ln = struct.unpack_from(">I", payload, i)[0]
             i += 4
             if i + ln > n:
                 raise IPCError("short str")
-            out.append(payload[i:i + ln].decode("utf-8",
-                "surrogateescape"))
+            raw = payload[i:i + ln]
+            out.append(Bytes(raw) if tag == TAG_BYTES else
+                raw.decode("utf-8", "surrogateescape"))
             i += ln
         else:
             raise IPCError("unknown tag %d" % tag)
@@ -359,6 +372,12 @@ class Conn:
                 msgs[-1]["rcpts"].append(dict(addr=addr,
                     state=state, next_try=next_try,
                     error=error, via=via))
+
+    def submit_data(self, data):
+        """Stream data to an open local submission, in SUBMIT_DATA
+        frames as sendmail sends it."""
+        for i in range(0, len(data), DATA_MAX):
+            self.send(SUBMIT_DATA, Bytes(data[i:i + DATA_MAX]))
 
     def flush(self):
         return self.request(FLUSH)

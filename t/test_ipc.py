@@ -311,10 +311,9 @@ def submit(conn, data, rcpts, sender="", login="root", fullname="",
     flags=0):
     reqid = conn.send(ipc.SUBMIT)
     f = conn.expect(ipc.CREATED, reqid=reqid)
-    assert f.fd is not None
+    assert f.fd is None, "a spool descriptor handed to a local user"
     msgid = f.fields[0]
-    write_all(f.fd, data)
-    os.close(f.fd)
+    conn.submit_data(data)
     for r in rcpts:
         conn.send(ipc.RCPT, r)
     return msgid, conn.request(ipc.SUBMIT_COMMIT, msgid, sender, login,
@@ -350,9 +349,8 @@ def test_submit_commit_with_t_flag_reads_headers(ferry):
 def test_submitted_in_file_is_not_left_behind(ferry):
     with ferry.ipc(sock="submit", name="sendmail") as c:
         reqid = c.send(ipc.SUBMIT)
-        f = c.expect(ipc.CREATED, reqid=reqid)
-        os.write(f.fd, b"Subject: abandoned\n\nx")
-        os.close(f.fd)
+        c.expect(ipc.CREATED, reqid=reqid)
+        c.submit_data(b"Subject: abandoned\n\nx")
     wait_for(lambda: ferry.queue_files() == [], timeout=3,
         what="abandoned .in removed (%r)" % (ferry.queue_files(),))
 
@@ -377,8 +375,7 @@ def test_submit_commit_refuses_a_login_that_is_no_user_name(ferry, login):
     with ferry.ipc(sock="submit", name="sendmail") as c:
         reqid = c.send(ipc.SUBMIT)
         f = c.expect(ipc.CREATED, reqid=reqid)
-        write_all(f.fd, b"Subject: x\n\nx\n")
-        os.close(f.fd)
+        c.submit_data(b"Subject: x\n\nx\n")
         c.send(ipc.RCPT, "a@example.test")
         f = c.request(ipc.SUBMIT_COMMIT, f.fields[0], "", login, "",
             U32(0), expect=(ipc.COMMITTED, ipc.ERROR))

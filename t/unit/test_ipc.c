@@ -94,6 +94,36 @@ test_bad_frames(void)
 }
 
 static void
+test_bytes(void)
+{
+	static unsigned char	 data[IPC_DATA_MAX + 1];
+	const unsigned char	*p;
+	size_t			 n;
+	char			 s[8];
+
+	memset(data, 0, sizeof(data));
+	data[1] = '\r';
+	ipc_frame_init(&f, IPC_SUBMIT_DATA, 3);
+	ipc_put_bytes(&f, data, IPC_DATA_MAX);
+	ok(!f.error && f.len == IPC_FRAME_MAX, "bytes fill a whole frame");
+	ok(roundtrip() == 0 && ipc_get_bytes(&g, &p, &n) == 0 &&
+	    n == IPC_DATA_MAX && p[0] == '\0' && p[1] == '\r' &&
+	    ipc_get_end(&g) == 0, "bytes, NUL and CR included");
+
+	ipc_frame_init(&f, IPC_SUBMIT_DATA, 3);
+	ipc_put_bytes(&f, data, IPC_DATA_MAX + 1);
+	ok(f.error, "writer refuses bytes over IPC_DATA_MAX");
+
+	ipc_frame_init(&f, IPC_SUBMIT_DATA, 3);
+	ipc_put_bytes(&f, "abc", 3);
+	roundtrip();
+	g.buf[IPC_HEADER_SIZE + 1] = 0x7f;	/* length far too big */
+	ok(ipc_get_bytes(&g, &p, &n) == -1, "bytes past the end");
+	roundtrip();
+	ok(ipc_get_str(&g, s, sizeof(s)) == -1, "bytes are no string");
+}
+
+static void
 test_socket(void)
 {
 	int		 sv[2], fds[2], pfd[2];
@@ -158,6 +188,7 @@ main(void)
 {
 	test_fields();
 	test_bad_frames();
+	test_bytes();
 	test_socket();
 	return tap_done();
 }

@@ -611,6 +611,42 @@ class Smtpd:
         return self.ferry.log("smtpd")
 
 
+class Yardstick:
+    """A session whose reply smtpd holds back by a known delay: a failed
+    AUTH on the submission port (the test sets smtpd_auth_failure_delay,
+    e.g. 10s).  What another session got before this reply arrived took
+    less than that delay, by smtpd's own timer: "at once" without a
+    wall-clock bound that a loaded machine could break.
+
+        y = Yardstick(smtpd)        # returns once smtpd's timer runs
+        ...                         # the replies that must be prompt
+        assert not y.fired(), "not at once"
+    """
+
+    def __init__(self, smtpd, user="bob"):
+        def failed():
+            return smtpd.ferry.log_events("auth", name="smtpd",
+                user=user, result="failed")
+        n = len(failed())
+        self.c = Client("127.0.0.1", smtpd.submission)
+        self.c.ehlo()
+        self.c.send("AUTH PLAIN %s\r\n" % plain_blob(user,
+            "wrong-yardstick-Pw-1"))
+        # smtpd logs the failure as it starts the delay
+        wait_for(lambda: len(failed()) > n, timeout=10,
+            what="the yardstick's AUTH failure in smtpd.log")
+
+    def fired(self):
+        """Has the delayed reply (or a close) arrived?"""
+        if self.c.buf:
+            return True
+        import select
+        return bool(select.select([self.c.sock], [], [], 0)[0])
+
+    def close(self):
+        self.c.close()
+
+
 _CERT_CACHE = {}
 
 

@@ -547,14 +547,16 @@ class Smtpd:
             pytest.fail("smtpd kept running with a bad configuration",
                 pytrace=False)
 
-    def start_refused(self, **keys):
-        """With keys written to ferry.conf, smtpd must refuse to start:
+    def start_refused(self, status, **keys):
+        """With keys written to ferry.conf, smtpd must refuse to start
+        with exit status STATUS (README, Running the daemons: 78 for a
+        configuration error, 1 for any other failure to start); returns
         (its exit status, its stderr)."""
         if keys:
             self.ferry.write_conf(**keys)
         r = self.run_smtpd()
         err = r.stderr.decode(errors="replace")
-        assert r.returncode != 0, err
+        assert r.returncode == status, (r.returncode, err)
         return r.returncode, err
 
     # clients

@@ -383,5 +383,6 @@ def test_plaintext_auth_setting(smtpd, value, on_loopback, off_loopback):
 
 def test_plaintext_auth_bad_value_is_config_error(smtpd):
     """smtpd_auth_plaintext takes no, loopback or yes."""
-    code, err = smtpd.start_refused(smtpd_auth_plaintext="sometimes")
+    code, err = smtpd.start_refused(78,
+        smtpd_auth_plaintext="sometimes")
     assert code == 78 and "smtpd_auth_plaintext" in err, (code, err)

@@ -153,9 +153,10 @@ main(int argc, char **argv)
 		fatalx("run_directory is too long");
 	raise_fd_limit();
 	listeners_open(&sd.conf);
-	if (sd.conf.smtpd_tls_cert_file[0] != '\0')
-		tls_ctx = tls_server_context(sd.conf.smtpd_tls_cert_file,
-		    sd.conf.smtpd_tls_key_file);
+	if (sd.conf.smtpd_tls_cert_file[0] != '\0' &&
+	    (tls_ctx = tls_server_context(sd.conf.smtpd_tls_cert_file,
+	    sd.conf.smtpd_tls_key_file)) == NULL)
+		exit(EX_CONFIG);
 	if (tables_open(&sd.conf) == -1)
 		exit(EX_CONFIG);
 	if (log_chown(ps.uid, ps.gid) == -1)

@@ -547,14 +547,16 @@ class Smtpd:
             pytest.fail("smtpd kept running with a bad configuration",
                 pytrace=False)
 
-    def start_refused(self, **keys):
-        """With keys written to ferry.conf, smtpd must refuse to start:
+    def start_refused(self, status, **keys):
+        """With keys written to ferry.conf, smtpd must refuse to start
+        with exit status STATUS (README, Running the daemons: 78 for a
+        configuration error, 1 for any other failure to start); returns
         (its exit status, its stderr)."""
         if keys:
             self.ferry.write_conf(**keys)
         r = self.run_smtpd()
         err = r.stderr.decode(errors="replace")
-        assert r.returncode != 0, err
+        assert r.returncode == status, (r.returncode, err)
         return r.returncode, err
 
     # clients
@@ -609,6 +611,42 @@ class Smtpd:
     # logs
     def log(self):
         return self.ferry.log("smtpd")
+
+
+class Yardstick:
+    """A session whose reply smtpd holds back by a known delay: a failed
+    AUTH on the submission port (the test sets smtpd_auth_failure_delay,
+    e.g. 10s).  What another session got before this reply arrived took
+    less than that delay, by smtpd's own timer: "at once" without a
+    wall-clock bound that a loaded machine could break.
+
+        y = Yardstick(smtpd)        # returns once smtpd's timer runs
+        ...                         # the replies that must be prompt
+        assert not y.fired(), "not at once"
+    """
+
+    def __init__(self, smtpd, user="bob"):
+        def failed():
+            return smtpd.ferry.log_events("auth", name="smtpd",
+                user=user, result="failed")
+        n = len(failed())
+        self.c = Client("127.0.0.1", smtpd.submission)
+        self.c.ehlo()
+        self.c.send("AUTH PLAIN %s\r\n" % plain_blob(user,
+            "wrong-yardstick-Pw-1"))
+        # smtpd logs the failure as it starts the delay
+        wait_for(lambda: len(failed()) > n, timeout=10,
+            what="the yardstick's AUTH failure in smtpd.log")
+
+    def fired(self):
+        """Has the delayed reply (or a close) arrived?"""
+        if self.c.buf:
+            return True
+        import select
+        return bool(select.select([self.c.sock], [], [], 0)[0])
+
+    def close(self):
+        self.c.close()
 
 
 _CERT_CACHE = {}

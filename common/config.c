@@ -124,8 +124,8 @@ static const struct config_key config_keys[] = {
 	    "CA certificates for relay_tls = verify. Empty: the system's."),
 	KEY(relay_auth_file, CONF_OPTPATH, "", 0,
 	    "File holding \"user password\" for AUTH at smarthosts (read "
-	    "as root before relayd drops privileges; keep it mode 0600). "
-	    "Empty: no AUTH."),
+	    "as root before relayd drops privileges; refused if others may "
+	    "read or write it: make it 0600). Empty: no AUTH."),
 	KEY(relay_helo_name, CONF_STRING, "", 0,
 	    "Name relayd gives in EHLO. Empty: myhostname."),
 	NUM(relay_mx_port, CONF_NUMBER, "25", 1, 65535,

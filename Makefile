@@ -28,7 +28,7 @@ OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
 	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
-	   common/privsep.c common/route.c common/users.c \
+	   common/privsep.c common/route.c common/secret.c common/users.c \
 	   common/util.c common/workq.c
 # A delivery agent's link to queued, for relayd and webrelayd.
 AGENT	:= common/qlink.c common/agent.c

@@ -41,8 +41,7 @@ enum config_type {
 	CONF_SERVERS,	/* blank-separated host[:port], maybe none */
 	CONF_SENDER,	/* an address, "null", "sender" or empty */
 	CONF_PATHS,	/* blank-separated absolute paths, maybe none */
-	CONF_URL,	/* an https:// URL, or empty */
-	CONF_WEBAUTH	/* basic:USER:KEY, or empty */
+	CONF_URL	/* an https:// URL, or empty */
 };
 
 struct config_key {
@@ -125,8 +124,8 @@ static const struct config_key config_keys[] = {
 	    "CA certificates for relay_tls = verify. Empty: the system's."),
 	KEY(relay_auth_file, CONF_OPTPATH, "", 0,
 	    "File holding \"user password\" for AUTH at smarthosts (read "
-	    "as root before relayd drops privileges; keep it mode 0600). "
-	    "Empty: no AUTH."),
+	    "as root before relayd drops privileges; refused if others may "
+	    "read or write it: make it 0600). Empty: no AUTH."),
 	KEY(relay_helo_name, CONF_STRING, "", 0,
 	    "Name relayd gives in EHLO. Empty: myhostname."),
 	NUM(relay_mx_port, CONF_NUMBER, "25", 1, 65535,
@@ -285,10 +284,12 @@ static const struct config_key config_keys[] = {
 	KEY(webrelay_ca_file, CONF_OPTPATH, "", 0,
 	    "CA certificates (PEM) the service's certificate is checked "
 	    "against. Empty: the system's."),
-	KEY(webrelay_auth, CONF_WEBAUTH, "", 0,
-	    "basic:USER:KEY sends HTTP Basic credentials instead of the "
-	    "licence (a Mailgun-style messages.mime endpoint). Keep this "
-	    "file unreadable to others when set."),
+	KEY(webrelay_auth_file, CONF_OPTPATH, "", 0,
+	    "File holding one line basic:USER:KEY: HTTP Basic credentials "
+	    "sent instead of the licence (a Mailgun-style messages.mime "
+	    "endpoint). Read as root before webrelayd drops privileges; "
+	    "refused if others may read or write it (make it 0600). Empty: "
+	    "the licence."),
 	NUM(webrelay_timeout, CONF_DURATION, "60s", 1, HOUR,
 	    "Time to connect, and the longest silence while posting; the "
 	    "whole post may take this plus 1 s per 32 KiB of message."),
@@ -296,7 +297,18 @@ static const struct config_key config_keys[] = {
 	    "User webrelayd runs as when started as root."),
 };
 
+/* Keys that are gone, with what to do instead (after "NAME moved to"). */
+static const struct {
+	const char	*name;
+	const char	*hint;
+} retired_keys[] = {
+	{ "webrelay_auth", "webrelay_auth_file (a root-read file): put "
+	    "basic:USER:KEY in a file of mode 0600, name it there and remove "
+	    "this line" },
+};
+
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_NRETIRED	(sizeof(retired_keys) / sizeof(retired_keys[0]))
 #define CONFIG_LINE_MAX	1024
 
 static const struct config_key *
@@ -307,6 +319,17 @@ config_find(const char *name)
 	for (i = 0; i < CONFIG_NKEYS; i++)
 		if (strcmp(config_keys[i].name, name) == 0)
 			return &config_keys[i];
+	return NULL;
+}
+
+static const char *
+config_retired(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONFIG_NRETIRED; i++)
+		if (strcmp(retired_keys[i].name, name) == 0)
+			return retired_keys[i].hint;
 	return NULL;
 }
 
@@ -443,22 +466,6 @@ valid_url(const char *v)
 	return 1;
 }
 
-/* basic:USER:KEY, USER without a colon, both non-empty and printable. */
-static int
-valid_webauth(const char *v)
-{
-	const char	*user = v + 6, *key;
-	const char	*p;
-
-	if (strncmp(v, "basic:", 6) != 0 || (key = strchr(user, ':')) == NULL ||
-	    key == user || key[1] == '\0')
-		return 0;
-	for (p = user; *p != '\0'; p++)
-		if (*p < ' ' || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
 static int
 config_set(struct config *conf, const struct config_key *key, const char *v,
     const char **why)
@@ -515,12 +522,6 @@ config_set(struct config *conf, const struct config_key *key, const char *v,
 	case CONF_URL:
 		if (*v != '\0' && !valid_url(v)) {
 			*why = "must be empty or an https:// URL";
-			return -1;
-		}
-		break;
-	case CONF_WEBAUTH:
-		if (*v != '\0' && !valid_webauth(v)) {
-			*why = "must be empty or basic:USER:KEY";
 			return -1;
 		}
 		break;
@@ -659,30 +660,44 @@ config_finish(struct config *conf, const char *path)
 	return 0;
 }
 
+/*
+ * One "key = value" line.  On error *msg says what is wrong, then the key
+ * (or the line without '='), never the value: it may be a secret.
+ */
 static int
 config_parse_line(struct config *conf, char *line, int lineno,
-    const char **why)
+    const char **msg)
 {
+	static char		 buf[CONFIG_LINE_MAX + 256];
 	const struct config_key	*key;
+	const char		*why, *hint;
 	char			*eq, *name, *value;
 
 	if ((eq = strchr(line, '=')) == NULL) {
-		*why = "expected \"key = value\"";
-		return -1;
+		why = "expected \"key = value\"";
+		goto bad;
 	}
 	*eq = '\0';
 	name = str_trim(line);
 	value = str_trim(eq + 1);
-	if ((key = config_find(name)) == NULL) {
-		*why = "unknown key";
+	if ((hint = config_retired(name)) != NULL) {
+		snprintf(buf, sizeof(buf), "%s moved to %s", name, hint);
+		*msg = buf;
 		return -1;
 	}
-	if (conf->source_line[key - config_keys] != 0) {
-		*why = "key given twice";
-		return -1;
+	if ((key = config_find(name)) == NULL)
+		why = "unknown key";
+	else if (conf->source_line[key - config_keys] != 0)
+		why = "key given twice";
+	else {
+		conf->source_line[key - config_keys] = lineno;
+		if (config_set(conf, key, value, &why) == 0)
+			return 0;
 	}
-	conf->source_line[key - config_keys] = lineno;
-	return config_set(conf, key, value, why);
+bad:
+	snprintf(buf, sizeof(buf), "%s: %s", why, line);
+	*msg = buf;
+	return -1;
 }
 
 /*
@@ -693,7 +708,7 @@ int
 config_load(struct config *conf, const char *path)
 {
 	char		 buf[CONFIG_LINE_MAX + 2], *line;
-	const char	*why;
+	const char	*msg;
 	FILE		*fp;
 	int		 lineno = 0, errors = 0;
 	size_t		 len;
@@ -719,9 +734,8 @@ config_load(struct config *conf, const char *path)
 		line = str_trim(buf);
 		if (*line == '\0' || *line == '#')
 			continue;
-		if (config_parse_line(conf, line, lineno, &why) == -1) {
-			fprintf(stderr, "%s:%d: %s: %s\n", path, lineno, why,
-			    line);
+		if (config_parse_line(conf, line, lineno, &msg) == -1) {
+			fprintf(stderr, "%s:%d: %s\n", path, lineno, msg);
 			errors++;
 		}
 	}
@@ -852,7 +866,6 @@ config_free(struct config *conf)
 		case CONF_SENDER:
 		case CONF_PATHS:
 		case CONF_URL:
-		case CONF_WEBAUTH:
 			free(*(char **)((char *)conf + config_keys[i].offset));
 			break;
 		default:

@@ -94,7 +94,7 @@ struct config {
 	int		 webrelay;
 	char		*webrelay_url;
 	char		*webrelay_ca_file;
-	char		*webrelay_auth;
+	char		*webrelay_auth_file;
 	long long	 webrelay_timeout;
 	char		*webrelay_user;
 

@@ -20,9 +20,9 @@
  *	relay_*, relay_user.
  *
  * FILES AND PRIVILEGES
- *	Started as root, it reads relay_auth_file and routes_file, creates the
- *	base directories of Maildir routes for relay_user, and becomes
- *	relay_user.  It does not chroot: Maildir routes may point anywhere
+ *	Started as root, it reads relay_auth_file (refused if others may
+ *	read or write it) and routes_file, creates the base directories of
+ *	Maildir routes for relay_user, and becomes relay_user.  It does not chroot: Maildir routes may point anywhere
  *	and MX lookups need the system resolver.  It writes Maildirs only.
  */
 #include <sys/types.h>
@@ -52,6 +52,7 @@
 #include "privsep.h"
 #include "qlink.h"
 #include "relayd.h"
+#include "secret.h"
 #include "util.h"
 
 /* A job waiting for, or held by, a delivery process. */
@@ -378,32 +379,37 @@ stop_workers(void)
 }
 
 /*
- * "user password" from relay_auth_file, read while still root.  The
- * password is the rest of the line: it may hold blanks.
+ * "user password" from relay_auth_file, read while still root
+ * (common/secret.c: refused if others may read or write it).  The
+ * password is the rest of the line: it may hold blanks.  Errors as
+ * "FILE:1: what is wrong", exit 78.
  */
 static void
 read_auth(const char *path)
 {
-	FILE	*fp;
-	char	 line[600], *pass;
+	char		 line[600], *pass;
+	const char	*why = NULL;
 
 	if (*path == '\0')
 		return;
-	if ((fp = fopen(path, "re")) == NULL)
-		fatal("relay_auth_file %s", path);
-	if (fgets(line, sizeof(line), fp) == NULL)
-		line[0] = '\0';
-	fclose(fp);
-	line[strcspn(line, "\r\n")] = '\0';
+	if (secret_read("relay_auth_file", path, line, sizeof(line)) == -1)
+		exit(EX_CONFIG);
 	if ((pass = strchr(line, ' ')) == NULL || pass == line ||
 	    pass[1] == '\0')
-		fatalx("%s: expected \"user password\"", path);
-	*pass++ = '\0';
-	if (strlcpy(rauth.user, line, sizeof(rauth.user)) >=
-	    sizeof(rauth.user) || strlcpy(rauth.password, pass,
-	    sizeof(rauth.password)) >= sizeof(rauth.password))
-		fatalx("%s: user or password too long", path);
+		why = "expected \"user password\"";
+	else {
+		*pass++ = '\0';
+		if (strlcpy(rauth.user, line, sizeof(rauth.user)) >=
+		    sizeof(rauth.user) || strlcpy(rauth.password, pass,
+		    sizeof(rauth.password)) >= sizeof(rauth.password))
+			why = "user or password too long";
+	}
 	explicit_bzero(line, sizeof(line));
+	if (why != NULL) {
+		explicit_bzero(&rauth, sizeof(rauth));
+		fprintf(stderr, "%s:1: %s\n", path, why);
+		exit(EX_CONFIG);
+	}
 }
 
 /*

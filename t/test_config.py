@@ -9,6 +9,7 @@ import pytest
 from conftest import BIN, REPO, _new_base, run
 
 GOOD_PREFIX = "# a comment\n\nmyhostname = mx.example.test\n"
+SECRET = "key-0f3c9d81e2b7a645"
 BAD_LINENO = 4  # the bad line comes right after GOOD_PREFIX
 
 BAD_LINES = {
@@ -28,8 +29,8 @@ BAD_LINES = {
     "myorigin_blank_label": "myorigin = a..example.test",
     "webrelay_url_http": "webrelay_url = http://relay.example.test/v3",
     "webrelay_url_no_host": "webrelay_url = https:///v3",
-    "webrelay_auth_scheme": "webrelay_auth = bearer:abc",
-    "webrelay_auth_no_key": "webrelay_auth = basic:api:",
+    "webrelay_auth_retired": "webrelay_auth = basic:api:" + SECRET,
+    "webrelay_auth_file_relative": "webrelay_auth_file = api.key",
 }
 
 
@@ -90,6 +91,58 @@ def test_config_error_from_sendmail(conf_dir, kind):
     r = run([BIN / "sendmail", "-C", path, "rcpt@example.test"],
         input=b"Subject: x\n\nx\n")
     assert_config_error(r, path, BAD_LINENO)
+
+
+def test_retired_webrelay_auth_names_its_successor(conf_dir):
+    """The key that held the Basic API key in ferry.conf, which everyone
+    may read, is refused with where it went, and its value not shown."""
+    path = write_conf(conf_dir, GOOD_PREFIX + BAD_LINES[
+        "webrelay_auth_retired"] + "\n")
+    for argv in ([BIN / "ferry-control", "-c", path, "check"],
+            [BIN / "webrelayd", "-f", "-c", path]):
+        r = run(argv, timeout=15)
+        assert_config_error(r, path, BAD_LINENO)
+        err = r.stderr.decode()
+        assert "%s:%d: webrelay_auth moved to webrelay_auth_file (a " \
+            "root-read file): " % (path, BAD_LINENO) in err, err
+        assert SECRET not in err, err
+
+
+# webrelay_auth_file's line, checked by webrelayd as the old
+# webrelay_auth's value was
+BAD_WEBAUTH = {
+    "scheme": ("bearer:" + SECRET, "the scheme must be basic"),
+    "no_key": ("basic:api:", "KEY is empty"),
+    "no_user": ("basic::" + SECRET, "USER is empty"),
+    "no_colon": ("basic:api" + SECRET, "no colon after USER"),
+    "empty": ("", "the line is empty"),
+    "control": ("basic:a\x01pi:" + SECRET, "a control character"),
+    "too_long": ("basic:api:" + SECRET * 100, "line too long"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_WEBAUTH))
+def test_bad_webrelay_auth_file(conf_dir, kind):
+    """FILE:1: what is wrong, exit 78 before webrelayd starts, and never
+    the key."""
+    line, what = BAD_WEBAUTH[kind]
+    key = os.path.join(conf_dir, "api.key")
+    with open(key, "w") as f:
+        f.write(line + "\n")
+    os.chmod(key, 0o600)
+    path = write_conf(conf_dir, GOOD_PREFIX + "".join("%s = %s\n" % kv
+        for kv in (("run_directory", conf_dir), ("log_directory", conf_dir),
+        ("webrelay_url", "https://127.0.0.1:1/v3"),
+        ("webrelay_auth_file", key))))
+    r = run([BIN / "webrelayd", "-f", "-c", path], timeout=15)
+    assert_config_error(r, key, 1)
+    err = r.stderr.decode()
+    assert what in err, err
+    assert SECRET not in err, err
+    for name in os.listdir(conf_dir):
+        if name.endswith(".log"):
+            with open(os.path.join(conf_dir, name)) as f:
+                assert SECRET not in f.read(), name
 
 
 def test_config_missing_file_is_an_error(conf_dir):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import sinks
-from conftest import wait_for
+from conftest import BIN, run, wait_for
 from relayharness import SENDER, relay  # noqa: F401
 from smtpdharness import secret_forms
 
@@ -194,6 +194,26 @@ def test_auth_file_is_not_readable_by_the_relay_user(relay):
     sink = relay.sink(auth={"u": "p"})
     deliver_one(relay, sink)
     sink.wait_messages(1)   # relayd read it as root before dropping
+
+
+@pytest.mark.parametrize("mode,line,what", [
+    (0o644, "u hunter2-secret", "relay_auth_file %s: others may read or "
+        "write it (mode 0644)"),
+    (0o602, "u hunter2-secret", "relay_auth_file %s: others may read or "
+        "write it (mode 0602)"),
+    (0o600, "hunter2-secret", '%s:1: expected "user password"'),
+])
+def test_bad_auth_file_is_refused(relay, mode, line, what):
+    """Exit 78 before relayd starts, naming the file, never the
+    password."""
+    user, _, password = line.rpartition(" ")
+    p = relay.auth_file(user, password)
+    os.chmod(p, mode)
+    r = run([BIN / "relayd", "-f", "-c", relay.ferry.conf_path], timeout=15)
+    err = r.stderr.decode()
+    assert r.returncode == 78, (r.returncode, err)
+    assert what % p in err, err
+    assert "hunter2-secret" not in err, err
 
 
 def test_password_not_in_the_log(relay):

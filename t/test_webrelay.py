@@ -536,10 +536,22 @@ def test_two_messages_share_one_tls_connection(web):
 KEY = "key-6d1f0c9a7e3b4852ac"
 
 
-@pytest.mark.ferry_conf(webrelay_auth="basic:api:" + KEY)
 def test_basic_auth_replaces_the_licence_and_is_never_logged(web):
+    """webrelay_auth_file's key goes out as HTTP Basic.  As root the file
+    is root's, mode 0600, and webrelayd runs as ferry-web, who cannot
+    read it: it was read before the privilege drop."""
+    key_file = web.auth_file("basic:api:" + KEY)
     msgid, first, second = refused_then_delivered(web,
         Answer(401, {"message": "Forbidden"}))
+    if os.geteuid() == 0:
+        import pwd
+        st = key_file.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600), st
+        with open("/proc/%d/status" % web.ferry.pid("webrelayd")) as f:
+            uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
+        assert int(uid) == pwd.getpwnam("ferry-web").pw_uid
+    (start,) = web.events("start", name="webrelayd")
+    assert start["auth"] == "basic", start
     for req in (first, second):
         assert req.header("Authorization") == "Basic " + \
             base64.b64encode(("api:" + KEY).encode()).decode()
@@ -552,6 +564,45 @@ def test_basic_auth_replaces_the_licence_and_is_never_logged(web):
         data = p.read_bytes()
         for s in secrets:
             assert s not in data, "%s holds the key" % p
+
+
+def start_refused(web):
+    """Run webrelayd in the foreground; it must exit at once."""
+    return run([BIN / "webrelayd", "-f", "-c", web.ferry.conf_path],
+        timeout=15)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o602])
+def test_auth_file_others_may_read_or_write_is_refused(web, mode):
+    """A key others may read has leaked: exit 78 naming the file, and
+    the key never shown."""
+    p = web.auth_file("basic:api:" + KEY, mode=mode)
+    r = start_refused(web)
+    err = r.stderr.decode()
+    assert r.returncode == 78, (r.returncode, err)
+    assert "webrelay_auth_file %s: others may read or write it (mode " \
+        "%04o)" % (p, mode) in err, err
+    assert KEY not in err + r.stdout.decode()
+
+
+def test_auth_file_missing_is_refused(web):
+    p = web.dir / "no-such-key"
+    web.ferry.write_conf(webrelay_auth_file=str(p))
+    r = start_refused(web)
+    err = r.stderr.decode()
+    assert r.returncode == 78, (r.returncode, err)
+    assert "webrelay_auth_file %s: No such file or directory" % p in err, \
+        err
+
+
+def test_auth_file_its_group_may_read_is_a_warning(web):
+    p = web.auth_file("basic:api:" + KEY, mode=0o640)
+    web.start()
+    ev = [e for e in web.events("error", name="webrelayd")
+        if "its group may read or write it" in e.get("msg", "")]
+    assert ev and str(p) in ev[0]["msg"], web.events(name="webrelayd")
+    (start,) = web.events("start", name="webrelayd")
+    assert start["auth"] == "basic", start
 
 
 # --- size ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ What every test gets (override keys with @ferry_conf):
 - a vendor key pair (license_public_key) and a valid licence with the
   webrelay feature at `web.licence_path` (license_files);
   `web.licence(name, ...)` signs others (test_license.text's arguments).
+- `web.auth_file("basic:USER:KEY", mode=0o600)` writes webrelay_auth_file.
 - relayharness.RELAY_CONF (retry_min = 1s, retry_max = 2s...) and
   webrelay_timeout = 10s.
 
@@ -111,6 +112,15 @@ class Web:
         tmp.write_bytes(r.stdout)
         os.chmod(tmp, 0o644)
         os.rename(tmp, p)
+        return p
+
+    def auth_file(self, line, mode=0o600):
+        """Write LINE (basic:USER:KEY) into web/api.key with MODE and name
+        it webrelay_auth_file; the file is ours (root's in CI)."""
+        p = self.dir / "api.key"
+        p.write_text(line + "\n")
+        os.chmod(p, mode)
+        self.ferry.write_conf(webrelay_auth_file=str(p))
         return p
 
     # SMTP side

@@ -37,7 +37,7 @@ struct message_part {
 
 static CURL		*handle;
 static long		 timeout;	/* webrelay_timeout */
-static int		 basic;		/* webrelay_auth = basic:USER:KEY */
+static int		 basic;		/* webrelay_auth_file is set */
 static char		 errbuf[CURL_ERROR_SIZE];
 
 /* The answer's body: keep the first WEB_BODY_MAX bytes, drop the rest. */
@@ -272,7 +272,10 @@ post_global_init(void)
 		fatalx("curl_global_init failed");
 }
 
-/* webrelay_auth = basic:USER:KEY: HTTP Basic instead of the licence. */
+/*
+ * basic:USER:KEY from webrelay_auth_file: HTTP Basic instead of the
+ * licence.  libcurl keeps copies; ours is wiped.
+ */
 static int
 set_basic_auth(const char *auth)
 {
@@ -280,7 +283,7 @@ set_basic_auth(const char *auth)
 	int	 failed;
 
 	copy = xstrdup(auth + 6);
-	key = strchr(copy, ':');	/* config.c made sure there is one */
+	key = strchr(copy, ':');	/* webrelayd.c made sure there is one */
 	*key++ = '\0';
 	failed = curl_easy_setopt(handle, CURLOPT_HTTPAUTH,
 	    (long)CURLAUTH_BASIC) != CURLE_OK ||
@@ -291,14 +294,17 @@ set_basic_auth(const char *auth)
 	return failed ? -1 : 0;
 }
 
-/* The settings every post shares; after dropping privileges. */
+/*
+ * The settings every post shares; after dropping privileges.  auth is
+ * webrelay_auth_file's line, read before, or empty: the licence.
+ */
 void
-post_init(const struct config *conf)
+post_init(const struct config *conf, const char *auth)
 {
 	const char	*ca = conf->webrelay_ca_file;
 
 	timeout = conf->webrelay_timeout;
-	basic = conf->webrelay_auth[0] != '\0';
+	basic = auth[0] != '\0';
 	if ((handle = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed");
 	if (curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf) ||
@@ -320,6 +326,6 @@ post_init(const struct config *conf)
 	    (curl_easy_setopt(handle, CURLOPT_CAINFO, ca) != CURLE_OK ||
 	    curl_easy_setopt(handle, CURLOPT_CAPATH, NULL) != CURLE_OK))
 		fatalx("libcurl refuses webrelay_ca_file %s", ca);
-	if (basic && set_basic_auth(conf->webrelay_auth) == -1)
+	if (basic && set_basic_auth(auth) == -1)
 		fatalx("libcurl refuses HTTP Basic authentication");
 }

@@ -12,25 +12,29 @@
  *	answer per recipient (answer.c) and reports every recipient's
  *	result to queued: delivered, temp or perm.  One message at a time,
  *	over one connection kept for the next one; the licence text queued
- *	hands out with the work is the credential (or webrelay_auth).
+ *	hands out with the work is the credential (or the HTTP Basic key of
+ *	webrelay_auth_file).
  *	run_directory/webrelayd.sock answers pings.  See doc/webrelayd.md.
  *
  * CONFIGURATION
  *	run_directory, log_directory, webrelay_url, webrelay_ca_file,
- *	webrelay_auth, webrelay_timeout, webrelay_user.
+ *	webrelay_auth_file, webrelay_timeout, webrelay_user.
  *
  * FILES AND PRIVILEGES
- *	Started as root, it sets up libcurl, binds its ping socket and
- *	becomes webrelay_user.  It does not chroot: the service's host name
- *	needs the system resolver, and TLS the CA files (webrelay_ca_file
- *	must be readable by webrelay_user).  It reads the message files
- *	queued hands it and writes nothing but its log.
+ *	Started as root, it sets up libcurl, reads webrelay_auth_file
+ *	(which only root need read: common/secret.c refuses it if others
+ *	may), binds its ping socket and becomes webrelay_user; the key
+ *	stays in libcurl's handle only.  It does not chroot: the service's
+ *	host name needs the system resolver, and TLS the CA files
+ *	(webrelay_ca_file must be readable by webrelay_user).  It reads the
+ *	message files queued hands it and writes nothing but its log.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -40,10 +44,12 @@
 #include "daemon.h"
 #include "log.h"
 #include "privsep.h"
+#include "secret.h"
 #include "util.h"
 #include "webrelayd.h"
 
 static struct daemon_ctx		 wd;
+static char				 auth[1024];	/* basic:USER:KEY */
 static struct workq			*posts;
 static struct web_post			*posting;	/* in the worker */
 static TAILQ_HEAD(, web_post)		 waiting =
@@ -119,8 +125,9 @@ log_post(const struct web_post *p, const struct web_outcome *o)
 		    "auth=%s reply=%s warning=%s", w->id, p->answer.status,
 		    post_uses_basic() ? "basic" : "licence", log_q(o->text),
 		    log_q(post_uses_basic() ? "the WebSmtp service refuses "
-		    "webrelay_auth; its mail stays queued" : "the WebSmtp "
-		    "service refuses the licence; its mail stays queued"));
+		    "the key of webrelay_auth_file; its mail stays queued" :
+		    "the WebSmtp service refuses the licence; its mail stays "
+		    "queued"));
 	if (p->stale)
 		log_event("event=post-unreported id=%s why=%s", w->id,
 		    log_q("queued went away during the post; it hands the "
@@ -171,6 +178,50 @@ static const struct agent_ops	 agent_ops = {
 	"webrelayd", CHANNEL_WEB, has_room, take_work, queued_lost
 };
 
+/* Why line is not basic:USER:KEY (USER without a colon), or NULL. */
+static const char *
+auth_invalid(const char *line)
+{
+	const char	*user, *key, *p;
+
+	if (line[0] == '\0')
+		return "expected basic:USER:KEY: the line is empty";
+	if (strncmp(line, "basic:", 6) != 0)
+		return "expected basic:USER:KEY: the scheme must be basic";
+	user = line + 6;
+	if ((key = strchr(user, ':')) == NULL)
+		return "expected basic:USER:KEY: no colon after USER";
+	if (key == user)
+		return "expected basic:USER:KEY: USER is empty";
+	if (key[1] == '\0')
+		return "expected basic:USER:KEY: KEY is empty";
+	for (p = user; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return "expected basic:USER:KEY: a control character";
+	return NULL;
+}
+
+/*
+ * webrelay_auth_file, read while still root: its one line is checked as
+ * "FILE:1: what is wrong" (never showing the key).  Exits 78 if it is
+ * missing, readable by others or wrong.
+ */
+static void
+read_auth(const char *path)
+{
+	const char	*why;
+
+	if (*path == '\0')
+		return;
+	if (secret_read("webrelay_auth_file", path, auth, sizeof(auth)) == -1)
+		exit(EX_CONFIG);
+	if ((why = auth_invalid(auth)) != NULL) {
+		explicit_bzero(auth, sizeof(auth));
+		fprintf(stderr, "%s:1: %s\n", path, why);
+		exit(EX_CONFIG);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -188,6 +239,7 @@ main(int argc, char **argv)
 	post_global_init();
 	if (privsep_init(&ps, wd.conf.webrelay_user) == -1)
 		exit(EX_CONFIG);
+	read_auth(wd.conf.webrelay_auth_file);
 	if (log_chown(ps.uid, ps.gid) == -1)
 		fatal("chown log file");
 	ping_sock = daemon_ping_open(&wd, &ps);
@@ -196,7 +248,8 @@ main(int argc, char **argv)
 	ca = wd.conf.webrelay_ca_file;
 	if (ca[0] != '\0' && access(ca, R_OK) == -1)
 		log_warn("webrelay_ca_file %s: every post will fail", ca);
-	post_init(&wd.conf);
+	post_init(&wd.conf, auth);
+	explicit_bzero(auth, sizeof(auth));
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");

@@ -55,7 +55,7 @@ struct web_outcome {
 
 /* post.c (post_message in the worker thread) */
 void	 post_global_init(void);
-void	 post_init(const struct config *);
+void	 post_init(const struct config *, const char *);
 int	 post_uses_basic(void);
 void	 post_message(struct workq_item *);
 

@@ -1,0 +1,13 @@
+/*
+ * secret.h: the one line of a secret file (relay_auth_file,
+ * webrelay_auth_file), read by a daemon as root before it drops
+ * privileges, so that only root needs to read the file.
+ */
+#ifndef FERRY_SECRET_H
+#define FERRY_SECRET_H
+
+#include <stddef.h>
+
+int	 secret_read(const char *, const char *, char *, size_t);
+
+#endif

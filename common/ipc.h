@@ -72,6 +72,7 @@ enum ipc_type {
 /* Error classes carried by IPC_ERROR. */
 #define IPC_ERR_TEMP	0
 #define IPC_ERR_PERM	1
+#define IPC_ERR_NOSPACE	2	/* temporary: the queue's file system is full */
 
 /* Flags of IPC_SUBMIT_COMMIT. */
 #define SUBMIT_HEADER_RCPTS	0x1	/* sendmail -t */

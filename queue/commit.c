@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -157,7 +158,8 @@ new_synced(struct workq_item *item)
 	log_warnx("id=%s cannot commit: %s: %s", cm->env.id, cm->sync_step,
 	    strerror(cm->sync_errno));
 	if (cm->conn != NULL)
-		ipc_conn_reply_error(cm->conn, cm->reqid, IPC_ERR_TEMP,
+		ipc_conn_reply_error(cm->conn, cm->reqid,
+		    cm->sync_errno == ENOSPC ? IPC_ERR_NOSPACE : IPC_ERR_TEMP,
 		    "cannot write the queue file");
 	store_discard(cm->env.id);
 	envelope_free(&cm->env);

@@ -127,14 +127,15 @@ handle_create(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	}
 	if (!store_space_ok(conf->queue_min_free)) {
 		log_event("event=refuse reason=\"not enough free space\"");
-		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
+		ipc_conn_reply_error(c, f->reqid, IPC_ERR_NOSPACE,
 		    "not enough free space in the queue");
 		return;
 	}
 	if ((fd = store_reserve(id)) == -1) {
 		log_warn("cannot create a message file");
-		ipc_conn_reply_error(c, f->reqid, IPC_ERR_TEMP,
-		    "cannot create a message file");
+		ipc_conn_reply_error(c, f->reqid, errno == ENOSPC ?
+		    IPC_ERR_NOSPACE : IPC_ERR_TEMP, "cannot create a message "
+		    "file");
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -223,9 +224,12 @@ handle_submit_data(struct ipc_conn *c, struct ipc_frame *f,
 		    "message exceeds max_message_size");
 	else if (write_full(p->infd, data, n) == -1) {
 		log_warn("id=%s cannot write the input file", p->env.id);
-		pending_refuse(p, IPC_ERR_TEMP, errno == ENOSPC ?
-		    "no space left in the queue" : "cannot write the input "
-		    "file");
+		if (errno == ENOSPC)
+			pending_refuse(p, IPC_ERR_NOSPACE,
+			    "no space left in the queue");
+		else
+			pending_refuse(p, IPC_ERR_TEMP,
+			    "cannot write the input file");
 	} else {
 		p->insize += n;
 		return;
@@ -348,8 +352,8 @@ handle_submit_commit(struct ipc_conn *c, struct ipc_frame *f,
 	    submit_rewrite(&req, &p->env, p->infd, p->msgfd, &why) == -1) {
 		if (errno != 0)
 			log_warn("id=%s %s", p->env.id, why);
-		commit_fail(c, cs, f->reqid,
-		    errno == 0 ? IPC_ERR_PERM : IPC_ERR_TEMP, why);
+		commit_fail(c, cs, f->reqid, errno == 0 ? IPC_ERR_PERM :
+		    errno == ENOSPC ? IPC_ERR_NOSPACE : IPC_ERR_TEMP, why);
 		return;
 	}
 	commit_pending(c, cs, f->reqid);

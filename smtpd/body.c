@@ -70,9 +70,10 @@ body_flush(struct body *b)
 		n = write(b->fd, b->buf + off, b->len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			b->failed = 1;	/* a full disk, say: 451 at the end */
-		else
+		if (n <= 0) {
+			b->failed = 1;	/* a full disk, say: 452 at the end */
+			b->failed_errno = n == -1 ? errno : ENOSPC;
+		} else
 			off += n;
 	}
 	b->len = 0;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,16 @@ cmd_rcpt(struct session *s, char *arg)
 }
 
 
+/* The reply when the queue cannot take a message now. */
+static const char *
+queue_trouble(int status)
+{
+	/* RFC 3463 4.3.1; Postfix gives the same when queue_minfree is hit */
+	if (status == QC_NOSPACE)
+		return "452 4.3.1 Insufficient system storage";
+	return "451 4.3.0 Queue not available, try again later";
+}
+
 static void
 message_committed(struct session *s, int status, const char *text)
 {
@@ -372,6 +383,9 @@ message_committed(struct session *s, int status, const char *text)
 	case QC_PERM:
 		session_reply(s, "554 5.3.0 %s", text);
 		break;
+	case QC_NOSPACE:
+		session_reply(s, "%s", queue_trouble(status));
+		break;
 	default:
 		session_reply(s, "451 4.3.0 %s", text);
 		break;
@@ -385,7 +399,9 @@ static void
 message_complete(struct session *s)
 {
 	if (body_finish(&s->body) == -1 || s->body.failed) {
-		session_reply(s, "451 4.3.0 Cannot write the queue file");
+		session_reply(s, "%s", s->body.failed_errno == ENOSPC ?
+		    queue_trouble(QC_NOSPACE) :
+		    "451 4.3.0 Cannot write the queue file");
 		session_reset(s);
 	} else if (s->body.too_big) {
 		session_reply(s, "552 5.3.4 Message size exceeds limit");
@@ -433,8 +449,7 @@ static void
 data_opened(struct session *s, int status, const char *text)
 {
 	if (message_opened(s, status, text, 1) == -1) {
-		session_reply(s, "451 4.3.0 Queue not available, try again "
-		    "later");
+		session_reply(s, "%s", queue_trouble(status));
 		session_reset(s);
 	} else {
 		session_enter_state(s, S_DATA);
@@ -464,7 +479,7 @@ static void
 chunk_opened(struct session *s, int status, const char *text)
 {
 	if (message_opened(s, status, text, 0) == -1) {
-		s->bdat_error = "451 4.3.0 Queue not available, try again later";
+		s->bdat_error = queue_trouble(status);
 		qclient_close(s);
 		body_begin(&s->body, -1, 0, LLONG_MAX);	/* read, drop */
 	}

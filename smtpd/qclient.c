@@ -110,7 +110,8 @@ qc_frame(struct ipc_conn *c, struct ipc_frame *f)
 		qc_fail(q, "answer with the wrong request id");
 	} else if (f->type == IPC_ERROR && ipc_get_u32(f, &class) == 0 &&
 	    ipc_get_str(f, text, sizeof(text)) == 0) {
-		qc_answer(q, class == IPC_ERR_PERM ? QC_PERM : QC_TEMP, text);
+		qc_answer(q, class == IPC_ERR_PERM ? QC_PERM :
+		    class == IPC_ERR_NOSPACE ? QC_NOSPACE : QC_TEMP, text);
 	} else if (f->type == q->expect && f->type == IPC_CREATED) {
 		qc_created(q, f);
 	} else if (f->type == q->expect && ipc_get_str(f, id,

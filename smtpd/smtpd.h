@@ -46,6 +46,7 @@ struct body {
 	int		 dots;		/* DATA (dot-stuffed) or BDAT */
 	int		 bare;		/* a bare CR or LF was rejected */
 	int		 failed;	/* a write to the queue file failed */
+	int		 failed_errno;	/* and why */
 	int		 too_big;
 	long long	 size;		/* octets of message so far */
 	long long	 max;
@@ -167,6 +168,7 @@ typedef void (*qclient_cb)(struct session *, int, const char *);
 #define QC_OK	0
 #define QC_TEMP	1
 #define QC_PERM	2
+#define QC_NOSPACE	3	/* the queue's file system is full */
 int	 qclient_open(struct session *, qclient_cb);
 void	 qclient_commit(struct session *, qclient_cb);
 void	 qclient_close(struct session *);

@@ -150,3 +150,25 @@ def test_checker_notices_a_missing_sync(ferry, skip, complaint):
     ferry.stop("queued")
     with pytest.raises(AssertionError, match=complaint):
         check_new(Record(path), msgid)
+
+
+@pytest.mark.ferry_daemons()
+@pytest.mark.parametrize("nth,step", [("#1", "fdatasync ID.msg"),
+    ("#2", "fdatasync ID.tmp")])
+def test_a_failed_sync_is_logged_with_its_step_and_cause(ferry, nth, step):
+    """An fdatasync of the commit failing (EIO from t/shim/bin/failsync.so):
+    sendmail exits 75, nothing is kept, and queued's log names the step
+    and the cause, not only "sync failed".  The first message's commit
+    syncs ID.msg, then ID.tmp: the shim fails the NTH fdatasync."""
+    shim = REPO / "t" / "shim" / "bin" / "failsync.so"
+    ferry.start("queued", env={"LD_PRELOAD": str(shim),
+        "FERRY_FAIL_DATASYNC": nth})
+    r = ferry.sendmail("-i", "a@example.test", input=b"Subject: x\n\nx\n")
+    assert r.returncode == 75, r.stderr
+    assert b"cannot write the queue file" in r.stderr, r.stderr
+    lines = [l for l in ferry.log().splitlines() if "cannot commit" in l]
+    assert len(lines) == 1, ferry.log()
+    assert "cannot commit: %s: Input/output error" % step in lines[0], \
+        lines[0]
+    wait_for(lambda: ferry.queue_files() == [], timeout=5,
+        what="the failed message removed (%r)" % ferry.queue_files())

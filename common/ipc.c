@@ -119,38 +119,34 @@ ipc_put_u64(struct ipc_frame *f, uint64_t v)
 	ipc_put(f, IPC_TAG_U64, b, 8);
 }
 
-void
-ipc_put_str(struct ipc_frame *f, const char *s)
+/* A length-prefixed field (a string or bytes) of at most max bytes. */
+static void
+ipc_put_sized(struct ipc_frame *f, int tag, const void *data, size_t n,
+    size_t max)
 {
-	size_t		 n = strlen(s);
 	unsigned char	 b[4];
 
-	if (n > IPC_STR_MAX || f->error ||
-	    n + 5 > sizeof(f->buf) - f->len) {
+	if (n > max || f->error || n + 5 > sizeof(f->buf) - f->len) {
 		f->error = 1;
 		return;
 	}
 	put_be(b, n, 4);
-	ipc_put(f, IPC_TAG_STR, b, 4);
-	memcpy(f->buf + f->len, s, n);
+	ipc_put(f, tag, b, 4);
+	memcpy(f->buf + f->len, data, n);
 	f->len += n;
+}
+
+void
+ipc_put_str(struct ipc_frame *f, const char *s)
+{
+	ipc_put_sized(f, IPC_TAG_STR, s, strlen(s), IPC_STR_MAX);
 }
 
 /* Raw bytes, up to what is left of the frame (IPC_DATA_MAX in all). */
 void
 ipc_put_bytes(struct ipc_frame *f, const void *data, size_t n)
 {
-	unsigned char	 b[4];
-
-	if (n > IPC_DATA_MAX || f->error ||
-	    n + 5 > sizeof(f->buf) - f->len) {
-		f->error = 1;
-		return;
-	}
-	put_be(b, n, 4);
-	ipc_put(f, IPC_TAG_BYTES, b, 4);
-	memcpy(f->buf + f->len, data, n);
-	f->len += n;
+	ipc_put_sized(f, IPC_TAG_BYTES, data, n, IPC_DATA_MAX);
 }
 
 /* Check that a field with this tag and n value bytes follows. */

@@ -360,10 +360,11 @@ def test_queued_killed_mid_data(smtpd):
 @pytest.mark.ferry_conf(queue_min_free="1000000G")
 def test_queue_refuses_for_space(smtpd):
     """queued refuses new messages (queue_min_free not available): the
-    client gets 451 4.3.0, never 250, and nothing is queued."""
+    client gets 452 4.3.1 Insufficient system storage, never 250, and
+    nothing is queued."""
     with smtpd.client() as c:
         c.ehlo()
         r = full_transaction_reply(c, simple_message("no space"))
-        assert r.startswith("451 4.3.0"), r
+        assert r.startswith("452 4.3.1 Insufficient system storage"), r
         assert c.cmd("NOOP").startswith("250")
     assert smtpd.ferry.queue_files() == []

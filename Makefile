@@ -4,6 +4,7 @@
 #   make run / stop     start / stop the suite on run/ferry.conf (loopback)
 #   make test           build, then run every test (SAN=1: ASan + UBSan)
 #   make bench          benchmarks (figures, not pass/fail)
+#   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
 #   make install        PREFIX=/usr/local DESTDIR=
 
@@ -243,6 +244,10 @@ test: deps-test all
 bench: deps-test all
 	POSTFIX=$(POSTFIX) $(PYTHON) bench/run.py
 
+# t/test_chaos.py at length; make test runs it with 60 kills.
+chaos: deps-test all
+	FERRY_CHAOS_KILLS=1000 $(PYTHON) -m pytest -q -s t/test_chaos.py
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
@@ -259,7 +264,8 @@ install: all
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
-.PHONY: all deps-build deps-test deps-fuzz run stop test bench fuzz install clean
+.PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
+	install clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

@@ -177,6 +177,34 @@ def child_pids(pid):
     return out
 
 
+def kill_tree(pid):
+    """SIGKILL pid and every process below it at one moment, the way a
+    whole service crashes: the tree is frozen (SIGSTOP) from the top down
+    first, so that nothing forks a child between the listing and the
+    kill.  Returns the pids killed, pid first; [] if pid was gone."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return []
+    frozen = [pid]
+    while True:
+        new = [p for p in child_pids(pid) if p not in frozen]
+        if not new:
+            break
+        for p in new:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        frozen.extend(new)
+    for p in frozen:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return frozen
+
+
 @contextlib.contextmanager
 def unprivileged_daemon(name, conf_path, own=()):
     """bin/NAME -f -c CONF_PATH started by an ordinary user (as root: by

@@ -19,7 +19,9 @@ sent `Expect: 100-continue` or a chunked body, and the multipart/form-data
 fields.  The body is streamed to a temporary file in 1 MiB blocks and the
 parts are found there with a boundary scan over an mmap, so a 100 MB
 message is never held in memory: a part is kept as bytes only up to
-KEEP_BYTES, beyond that only its size and sha256.  Handshakes that fail
+KEEP_BYTES, beyond that only its size and sha256.  `summarize`: a function
+of the message part's bytes; the part then keeps its result as .summary
+instead of the bytes (a long run does not hold every message).  Handshakes that fail
 (a client that does not trust the certificate) are counted in
 `tls_failures`.
 
@@ -149,6 +151,7 @@ class Part:
         self.size = size
         self.sha256 = sha256
         self.data = data                # bytes, or None above KEEP_BYTES
+        self.summary = None             # WebSink(summarize=...)
 
     def text(self):
         assert self.data is not None, "part %r is too big to keep" % self.name
@@ -371,6 +374,11 @@ class _Handler(BaseHTTPRequestHandler):
                     req.parts = parse_multipart(tmp, boundary)
                 except ValueError as e:
                     req.error = "multipart: %s" % e
+                if sink.summarize is not None:
+                    for p in req.parts:
+                        if p.name == "message" and p.data is not None:
+                            p.summary = sink.summarize(p.data)
+                            p.data = None
         finally:
             os.unlink(tmp)
         if not req.complete:
@@ -451,8 +459,10 @@ class _Server(ThreadingHTTPServer):
 class WebSink:
     """The service.  cert: (cert, key) to serve."""
 
-    def __init__(self, tmpdir, cert, port=None, host=HOST, path=PATH):
+    def __init__(self, tmpdir, cert, port=None, host=HOST, path=PATH,
+                 summarize=None):
         self.dir = Path(tmpdir)
+        self.summarize = summarize
         self.host = host
         self.port = port or sinks.free_port(host)
         self.path = path

@@ -12,7 +12,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "log.h"
 #include "secret.h"
@@ -46,6 +48,18 @@ fail:
 	if (fp != NULL)
 		fclose(fp);
 	return NULL;
+}
+
+/*
+ * The line of path is wrong (why): wipe what holds it, say so as
+ * "FILE:1: why" and exit with EX_CONFIG.
+ */
+void
+secret_refuse(const char *path, const char *why, void *held, size_t size)
+{
+	explicit_bzero(held, size);
+	fprintf(stderr, "%s:1: %s\n", path, why);
+	exit(EX_CONFIG);
 }
 
 /*

@@ -9,5 +9,7 @@
 #include <stddef.h>
 
 int	 secret_read(const char *, const char *, char *, size_t);
+void	 secret_refuse(const char *, const char *, void *, size_t)
+	    __attribute__((__noreturn__));
 
 #endif

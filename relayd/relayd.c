@@ -21,9 +21,11 @@
  *
  * FILES AND PRIVILEGES
  *	Started as root, it reads relay_auth_file (refused if others may
- *	read or write it) and routes_file, creates the base directories of
- *	Maildir routes for relay_user, and becomes relay_user.  It does not chroot: Maildir routes may point anywhere
- *	and MX lookups need the system resolver.  It writes Maildirs only.
+ *	read or write it) and routes_file, makes the base directories of
+ *	Maildir routes for relay_user (or takes them only from it), and
+ *	becomes relay_user.  It does not chroot: Maildir routes may point
+ *	anywhere and MX lookups need the system resolver.  It writes
+ *	Maildirs only.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -405,11 +407,8 @@ read_auth(const char *path)
 			why = "user or password too long";
 	}
 	explicit_bzero(line, sizeof(line));
-	if (why != NULL) {
-		explicit_bzero(&rauth, sizeof(rauth));
-		fprintf(stderr, "%s:1: %s\n", path, why);
-		exit(EX_CONFIG);
-	}
+	if (why != NULL)
+		secret_refuse(path, why, &rauth, sizeof(rauth));
 }
 
 /*

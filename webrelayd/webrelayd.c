@@ -215,11 +215,8 @@ read_auth(const char *path)
 		return;
 	if (secret_read("webrelay_auth_file", path, auth, sizeof(auth)) == -1)
 		exit(EX_CONFIG);
-	if ((why = auth_invalid(auth)) != NULL) {
-		explicit_bzero(auth, sizeof(auth));
-		fprintf(stderr, "%s:1: %s\n", path, why);
-		exit(EX_CONFIG);
-	}
+	if ((why = auth_invalid(auth)) != NULL)
+		secret_refuse(path, why, auth, sizeof(auth));
 }
 
 int

@@ -31,7 +31,7 @@ warnings.filterwarnings("ignore", message=".*login_data is deprecated")
 
 
 def start(top, delegate_port, smtp_port, auth_ttl):
-    for sub in ("queue", "run", "log"):
+    for sub in ("run", "log"):  # queue/ is queued's to make
         os.makedirs(os.path.join(top, sub), exist_ok=True)
     os.chmod(top, 0o755)
     conf = os.path.join(top, "ferry.conf")
@@ -49,7 +49,8 @@ delegate_servers = 127.0.0.1:{delegate_port}
 delegate_tls = none
 delegate_auth = bench.test
 delegate_recipients = bench.test
-delegate_rate = 100000
+delegate_rate = 10000
+smtpd_auth_plaintext = loopback
 delegate_auth_ttl = {auth_ttl}
 delegate_cache_file = {top}/cache/delegate.cache
 """)

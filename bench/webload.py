@@ -98,7 +98,7 @@ class Web:
 
     def setup(self):
         top = self.top
-        for sub in ("queue", "run", "log", "web"):
+        for sub in ("run", "log", "web"):  # queue/ is queued's to make
             os.makedirs(os.path.join(top, sub), exist_ok=True)
             os.chmod(os.path.join(top, sub), 0o755)
         os.chmod(top, 0o755)
@@ -112,7 +112,7 @@ class Web:
 run_directory = {top}/run
 log_directory = {top}/log
 myhostname = bench.test
-max_message_size = 2G
+max_message_size = 1G
 queue_min_free = 0
 default_route = smtp:[127.0.0.1]:{sinks.closed_port()}
 relay_tls = none

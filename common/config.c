@@ -166,6 +166,37 @@ static const struct config_key config_keys[] = {
 	KEY(accepted_domains, CONF_DOMAINS, "", 0,
 	    "Domains whose mail this host accepts from anyone. Empty: "
 	    "myhostname and localhost."),
+	KEY(mydestination, CONF_DOMAINS, "$myhostname localhost", 0,
+	    "Local domains: their mail goes to locald, which delivers it to "
+	    "the host's users through alias_file and ~/.forward, and smtpd "
+	    "accepts a recipient of them only if it is a user or an alias. "
+	    "$myhostname stands for myhostname; routes_file does not apply "
+	    "to these domains. Empty: none."),
+	CHOICE(local_recipient_reject_code, "550", "550 450",
+	    "Reply to RCPT for an unknown user of mydestination: 550, or 450 "
+	    "while testing a new set-up."),
+	CHOICE(recipient_delimiter, "+", "+ - none",
+	    "Separates a local part from its extension: user+ext is looked "
+	    "up as is, then as user. none: no extensions."),
+	KEY(alias_file, CONF_OPTPATH, "/etc/aliases", 0,
+	    "The aliases(5) table, in its text form, read by locald as root; "
+	    "newaliases checks it, ferryctl reload rereads it. Empty: no "
+	    "aliases."),
+	CHOICE(local_mailbox, "mbox", "mbox maildir",
+	    "Where locald puts a user's mail: mbox (mail_spool_directory/USER, "
+	    "locked with fcntl, then a dotlock) or maildir (~/Maildir/)."),
+	KEY(mail_spool_directory, CONF_PATH, "/var/mail", 0,
+	    "Directory of the users' mbox files (local_mailbox = mbox)."),
+	KEY(local_alias_user, CONF_USER, "ferry-mda", 0,
+	    "User that |command and /file targets of alias_file run as "
+	    "(never root); a ~/.forward's run as its owner."),
+	KEY(local_include_commands, CONF_BOOL, "no", 0,
+	    "Allow |command and /file targets inside :include: files."),
+	NUM(local_command_timeout, CONF_DURATION, "10m", 1, HOUR,
+	    "Time a |command delivery may take; then it is killed and the "
+	    "recipient deferred."),
+	NUM(local_max_processes, CONF_NUMBER, "20", 1, 1000,
+	    "Most local deliveries locald runs at once."),
 	KEY(recipients_file, CONF_OPTPATH, "", 0,
 	    "Valid recipients of accepted_domains, one per line: "
 	    "user@domain, or @domain for every address of a domain. Empty: "
@@ -436,7 +467,9 @@ valid_list(enum config_type type, const char *v, const char **why)
 				goto bad;
 			break;
 		default:
-			if (!valid_domain(word))
+			/* "$myhostname", filled in by config_finish() */
+			if (strcmp(word, "$myhostname") != 0 &&
+			    !valid_domain(word))
 				goto bad;
 			break;
 		}
@@ -603,6 +636,29 @@ check_delegate(const struct config *conf, const char *path)
 	return 0;
 }
 
+/* Replace the word "$myhostname" in the domain list *list. */
+static void
+expand_myhostname(char **list, const char *myhostname)
+{
+	const char	*p = *list;
+	char		 word[256];
+	char		*out = NULL;
+	size_t		 n = 0;
+	FILE		*fp;
+
+	if (strstr(p, "$myhostname") == NULL)
+		return;
+	if ((fp = open_memstream(&out, &n)) == NULL)
+		fatal("open_memstream");
+	while (word_next(&p, word, sizeof(word)) == 1)
+		fprintf(fp, "%s%s", ftell(fp) > 0 ? " " : "",
+		    strcmp(word, "$myhostname") == 0 ? myhostname : word);
+	if (fclose(fp) != 0)
+		fatal("open_memstream");
+	free(*list);
+	*list = out;
+}
+
 /* Fill the defaults that depend on the system or on other keys. */
 static int
 config_finish(struct config *conf, const char *path)
@@ -632,6 +688,8 @@ config_finish(struct config *conf, const char *path)
 		free(conf->myorigin);
 		conf->myorigin = xstrdup(conf->myhostname);
 	}
+	expand_myhostname(&conf->mydestination, conf->myhostname);
+	expand_myhostname(&conf->accepted_domains, conf->myhostname);
 	if (conf->accepted_domains[0] == '\0') {
 		free(conf->accepted_domains);
 		if (asprintf(&conf->accepted_domains, "%s localhost",

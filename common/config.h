@@ -52,6 +52,16 @@ struct config {
 	char		*smtpd_tls_cert_file;
 	char		*smtpd_tls_key_file;
 	char		*accepted_domains;
+	char		*mydestination;
+	char		*local_recipient_reject_code;
+	char		*recipient_delimiter;
+	char		*alias_file;
+	char		*local_mailbox;
+	char		*mail_spool_directory;
+	char		*local_alias_user;
+	int		 local_include_commands;
+	long long	 local_command_timeout;
+	long long	 local_max_processes;
 	char		*recipients_file;
 	char		*smtpd_users_file;
 	char		*mynetworks;

@@ -87,6 +87,16 @@ write_full(int fd, const void *buf, size_t n)
 }
 
 /* s without the blanks around it, cut in place. */
+/* Does s hold a control character (below space, or DEL)? */
+int
+str_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 char *
 str_trim(char *s)
 {

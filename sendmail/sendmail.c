@@ -5,6 +5,7 @@
  *	sendmail [-C file] [-t] [-i] [-f sender] [-F name] [-v] [--] rcpt...
  *	sendmail -bp | mailq [-C file]		list the queue
  *	sendmail -q				retry deferred mail now
+ *	sendmail -bi | -I | newaliases [-C file]	check alias_file
  *
  * DESCRIPTION
  *	Runs as the invoking user, with no privileges.  Asks queued (on
@@ -37,6 +38,7 @@
 #include "addr.h"
 #include "config.h"
 #include "ipc.h"
+#include "newaliases.h"
 #include "result.h"
 #include "util.h"
 
@@ -45,7 +47,8 @@
 enum mode {
 	MODE_DELIVER,
 	MODE_LIST,
-	MODE_FLUSH
+	MODE_FLUSH,
+	MODE_ALIASES
 };
 
 struct options {
@@ -81,12 +84,16 @@ usage(void)
 {
 	fprintf(stderr, "usage: sendmail [-C file] [-t] [-i] [-f sender] "
 	    "[-F name] [-v] [--] recipient ...\n"
-	    "       sendmail [-C file] -bp | -q\n"
-	    "       mailq [-C file]\n");
+	    "       sendmail [-C file] -bp | -q | -bi\n"
+	    "       mailq [-C file]\n"
+	    "       newaliases [-C file]\n");
 	exit(EX_USAGE);
 }
 
-/* -bm (deliver) and -bp (list); -bs and the other modes do not exist. */
+/*
+ * -bm (deliver), -bp (list), -bi (newaliases); -bs and the other modes do
+ * not exist.
+ */
 static void
 set_b_mode(struct options *o, const char *arg)
 {
@@ -94,6 +101,8 @@ set_b_mode(struct options *o, const char *arg)
 		o->mode = MODE_DELIVER;
 	else if (strcmp(arg, "p") == 0)
 		o->mode = MODE_LIST;
+	else if (strcmp(arg, "i") == 0)
+		o->mode = MODE_ALIASES;
 	else
 		die(EX_USAGE, "-b%s is not supported", arg);
 }
@@ -114,6 +123,8 @@ parse_options(int argc, char **argv, struct options *o)
 	o->conf_path = FERRY_CONF_DEFAULT;
 	if (strcmp(prog, "mailq") == 0)
 		o->mode = MODE_LIST;
+	else if (strcmp(prog, "newaliases") == 0)
+		o->mode = MODE_ALIASES;
 	while ((ch = getopt(argc, argv,
 	    "+A:B:b:C:cF:f:GhIiL:mN:nO:o:p:q::R:r:tUV:vX:")) != -1) {
 		switch (ch) {
@@ -129,6 +140,9 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f':
 		case 'r':
 			o->sender = optarg;
+			break;
+		case 'I':
+			o->mode = MODE_ALIASES;
 			break;
 		case 'i':
 			o->ignore_dots = 1;
@@ -497,6 +511,9 @@ main(int argc, char **argv)
 		break;
 	case MODE_DELIVER:
 		submit(&conf, &o);
+		break;
+	case MODE_ALIASES:
+		newaliases(&conf);
 		break;
 	}
 	config_free(&conf);

@@ -1,0 +1,11 @@
+/*
+ * newaliases.h: sendmail -bi (newaliases.c).
+ */
+#ifndef FERRY_NEWALIASES_H
+#define FERRY_NEWALIASES_H
+
+struct config;
+
+void	 newaliases(const struct config *) __attribute__((__noreturn__));
+
+#endif

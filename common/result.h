@@ -16,7 +16,9 @@ enum delivery_result {
 /* Which agents a recipient goes to: FETCH {channel}. */
 enum delivery_channel {
 	CHANNEL_SMTP = 0,		/* relayd */
-	CHANNEL_WEB = 1			/* webrelayd: WebSmtp */
+	CHANNEL_WEB = 1,		/* webrelayd: WebSmtp */
+	CHANNEL_LOCAL = 2		/* locald: mydestination's users */
 };
+#define CHANNEL_LAST	CHANNEL_LOCAL
 
 #endif

@@ -466,7 +466,7 @@ handle_fetch(struct ipc_conn *c, struct ipc_frame *f, struct conn_state *cs)
 	int			 fd, web_ok;
 
 	if (ipc_get_u32(f, &channel) == -1 || ipc_get_end(f) == -1 ||
-	    channel > CHANNEL_WEB) {
+	    channel > CHANNEL_LAST) {
 		ipc_conn_close(c, "bad fetch frame");
 		return;
 	}

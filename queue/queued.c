@@ -12,7 +12,8 @@
  *	stayed too long and bounces what failed to its sender.  Two sockets
  *	in run_directory:
  *	queued.sock	for ferry-control (uid 0, queued's own), the
- *			delivery agents (relay_user's, webrelay_user's uid:
+ *			delivery agents (relay_user's, webrelay_user's uid, and
+ *			locald's, uid 0:
  *			FETCH and REPORT) and licensed (license_user's uid:
  *			LICENSE_STATE), see doc/ipc.md;
  *	submit.sock	for local submission by sendmail, any local user; the
@@ -71,7 +72,8 @@ int
 queue_peer_roles(uid_t uid)
 {
 	return (uid == 0 || uid == geteuid() ? QUEUE_ROLE_ADMIN : 0) |
-	    (uid == relay_uid || uid == web_uid ? QUEUE_ROLE_AGENT : 0) |
+	    (uid == relay_uid || uid == web_uid || uid == 0 ?
+	    QUEUE_ROLE_AGENT : 0) |	/* locald keeps root */
 	    (uid == license_uid ? QUEUE_ROLE_LICENSED : 0);
 }
 

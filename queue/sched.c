@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "sched.h"
 #include "util.h"
 
@@ -40,6 +41,24 @@ sched_init(const struct config *conf)
 	sched_conf = conf;
 }
 
+/*
+ * A recipient of a local domain (mydestination) is locald's, always: its
+ * channel follows from its address, so the envelope does not record it.
+ */
+static void
+assign_local(struct envelope *env)
+{
+	const char	*at;
+	size_t		 i;
+
+	for (i = 0; i < env->nrcpt; i++) {
+		at = strrchr(env->rcpt[i].addr, '@');
+		if (at != NULL &&
+		    word_in_list(sched_conf->mydestination, at + 1))
+			env->rcpt[i].via = CHANNEL_LOCAL;
+	}
+}
+
 /* Schedule a committed message; takes over the envelope's contents. */
 struct qmsg *
 sched_add(struct envelope *env)
@@ -49,6 +68,7 @@ sched_add(struct envelope *env)
 	m = xcalloc(1, sizeof(*m));
 	m->env = *env;
 	memset(env, 0, sizeof(*env));
+	assign_local(&m->env);
 	m->handed = xcalloc(m->env.nrcpt, 1);
 	RB_INSERT(qmsg_tree, &sched_tree, m);
 	TAILQ_INSERT_TAIL(&sched_list, m, by_arrival);

@@ -255,6 +255,18 @@ cmd_mail(struct session *s, char *arg)
 	session_reply(s, "250 2.1.0 Ok");
 }
 
+/* 550 5.1.1, or 450 4.1.1 for a local user while testing a set-up. */
+static const char *
+rcpt_unknown_code(const struct session *s)
+{
+	const char	*at = strrchr(s->pending_rcpt, '@');
+
+	if (at != NULL && policy_local_domain(at + 1) &&
+	    strcmp(smtpd_conf()->local_recipient_reject_code, "450") == 0)
+		return "450 4.1.1";
+	return "550 5.1.1";
+}
+
 static void
 rcpt_checked(struct session *s, enum lookup_result r, const char *text)
 {
@@ -272,8 +284,8 @@ rcpt_checked(struct session *s, enum lookup_result r, const char *text)
 		log_event("event=reject session=%08x client=%s rcpt=%s "
 		    "reason=%s", s->id, s->ip, log_q(s->pending_rcpt),
 		    log_q("user unknown"));
-		snprintf(reply, sizeof(reply), "550 5.1.1 %s", text != NULL ?
-		    text : "User unknown");
+		snprintf(reply, sizeof(reply), "%s %s", rcpt_unknown_code(s),
+		    text != NULL ? text : "User unknown");
 		/* harvesting the address list gets slow, then errors end it */
 		if (++s->unknown_rcpts > HARVEST_FREE) {
 			delay = s->unknown_rcpts - HARVEST_FREE;

@@ -12,6 +12,8 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -134,13 +136,48 @@ lookup_auth(struct session *s, const char *user, const char *pass,
 	workq_push(checks, &c->item);
 }
 
-/* The recipients table first; for delegated domains, then the delegate. */
+/*
+ * A local domain's recipient exists if locald's table names its local
+ * part, folded to lower case, or the part before recipient_delimiter.
+ */
+static void
+local_rcpt(struct session *s, const struct mailaddr *ma, lookup_cb done)
+{
+	const char	*delim = smtpd_conf()->recipient_delimiter;
+	char		 key[sizeof(ma->local)], text[ADDR_MAX + 40], *p;
+	int		 r;
+
+	strlcpy(key, ma->local, sizeof(key));
+	for (p = key; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	r = table_local_known(key);
+	if (r == 0 && strcmp(delim, "none") != 0 &&
+	    (p = strchr(key, *delim)) != NULL && p != key) {
+		*p = '\0';
+		r = table_local_known(key);
+	}
+	if (r == -1)
+		done(s, LOOKUP_TEMP, NULL);
+	else if (r == 0) {
+		snprintf(text, sizeof(text), "<%s>: no such user here",
+		    s->pending_rcpt);
+		done(s, LOOKUP_NO, text);
+	} else
+		done(s, LOOKUP_YES, NULL);
+}
+
+/*
+ * Local domains: locald's table.  Others: the recipients table first;
+ * for delegated domains, then the delegate.
+ */
 void
 lookup_rcpt(struct session *s, const struct mailaddr *ma, lookup_cb done)
 {
 	char	 addr[ADDR_MAX + 3];
 
-	if (!word_in_list(smtpd_conf()->delegate_recipients, ma->domain))
+	if (policy_local_domain(ma->domain))
+		local_rcpt(s, ma, done);
+	else if (!word_in_list(smtpd_conf()->delegate_recipients, ma->domain))
 		done(s, table_rcpt_known(ma) ? LOOKUP_YES : LOOKUP_NO, NULL);
 	else if (table_rcpt_listed(ma))
 		done(s, LOOKUP_YES, NULL);

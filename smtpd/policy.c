@@ -1,6 +1,7 @@
 /*
- * policy.c: who may send what where.  Mail for accepted_domains is
- * taken from anyone (if the recipient exists); mail for anywhere else
+ * policy.c: who may send what where.  Mail for accepted_domains and the
+ * local domains (mydestination) is taken from anyone (if the recipient
+ * exists); mail for anywhere else
  * only from authenticated clients or mynetworks on the SMTP port.
  * Addresses arrive here already through the one strict parser.
  */
@@ -13,9 +14,16 @@
 #include "smtpd.h"
 
 int
+policy_local_domain(const char *domain)
+{
+	return word_in_list(smtpd_conf()->mydestination, domain);
+}
+
+int
 policy_accepted_domain(const char *domain)
 {
-	return word_in_list(smtpd_conf()->accepted_domains, domain);
+	return word_in_list(smtpd_conf()->accepted_domains, domain) ||
+	    policy_local_domain(domain);
 }
 
 /*

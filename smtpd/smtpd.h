@@ -159,6 +159,7 @@ void	 auth_response(struct session *, char *);
 /* policy.c */
 enum rcpt_verdict { RCPT_LOCAL, RCPT_RELAY, RCPT_DENIED };
 int	 policy_accepted_domain(const char *);
+int	 policy_local_domain(const char *);
 enum rcpt_verdict policy_rcpt(const struct session *,
 	    const struct mailaddr *);
 int	 policy_sender_ok(const struct session *, const struct mailaddr *);

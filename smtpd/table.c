@@ -1,10 +1,14 @@
 /*
  * table.c: the users table (smtpd_users_file, "name:crypt-hash" lines,
- * written by `ferryctl passwd`) and the recipients table
- * (recipients_file, "user@domain" or "@domain" lines).  Both are sorted
- * arrays searched with bsearch(), compared without regard to case.  A
- * users line is read by users_line_parse() (common/users.c), the reader
- * ferryctl passwd uses too.
+ * written by `ferryctl passwd`), the recipients table (recipients_file,
+ * "user@domain" or "@domain" lines) and the local recipients table
+ * (run_directory/local-recipients: the local parts locald knows, one per
+ * line, lower case; doc/local.md).  All are sorted arrays searched with
+ * bsearch(), compared without regard to case.  A users line is read by
+ * users_line_parse() (common/users.c), the reader ferryctl passwd uses
+ * too.  locald replaces its table by renaming a new file over it; a
+ * lookup notices that within a second (a new inode, size or time) and
+ * reads the new one.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -27,6 +32,7 @@
 #include "util.h"
 
 #define TABLE_LINE_MAX	1024
+#define LOCAL_TABLE	"local-recipients"
 
 struct entry {
 	char	*key;
@@ -40,10 +46,15 @@ struct table {
 	int		 active;	/* configured */
 	struct entry	*entries;
 	size_t		 n;
+	int		 loaded;	/* entries hold a file's contents */
+	struct stat	 seen;		/* the file last read, or refused */
+	time_t		 checked;	/* when seen was last compared */
 };
 
-static struct table	 users = { "users", "", -1, 0, NULL, 0 };
-static struct table	 recipients = { "recipients", "", -1, 0, NULL, 0 };
+static struct table	 users = { .kind = "users", .dirfd = -1 };
+static struct table	 recipients = { .kind = "recipients", .dirfd = -1 };
+static struct table	 local_rcpts = { .kind = "local recipients",
+			    .dirfd = -1 };
 
 static int
 entry_cmp(const void *a, const void *b)
@@ -67,6 +78,17 @@ entries_free(struct entry *e, size_t n)
 	free(e);
 }
 
+/* locald writes lower-case names without blanks or slashes. */
+static const char *
+local_name_invalid(const char *name)
+{
+	for (; *name != '\0'; name++)
+		if ((unsigned char)*name <= ' ' || *name == 0x7f ||
+		    *name == '/' || (*name >= 'A' && *name <= 'Z'))
+			return "not a lower-case local part";
+	return NULL;
+}
+
 /* One line into e; NULL, or why it is bad. */
 static const char *
 parse_line(const struct table *t, char *line, struct entry *e)
@@ -80,6 +102,13 @@ parse_line(const struct table *t, char *line, struct entry *e)
 			return why;
 		e->key = xstrdup(name);
 		e->value = xstrdup(hash);
+		return NULL;
+	}
+	if (t == &local_rcpts) {
+		if ((why = local_name_invalid(line)) != NULL)
+			return why;
+		e->key = xstrdup(line);
+		e->value = NULL;
 		return NULL;
 	}
 	if (line[0] == '@') {
@@ -138,7 +167,10 @@ table_load(struct table *t)
 
 	strlcpy(copy, t->path, sizeof(copy));
 	fd = openat(t->dirfd, basename(copy), O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || (fp = fdopen(fd, "r")) == NULL) {
+	if (fd == -1 && errno == ENOENT && t == &local_rcpts)
+		return -1;	/* locald has not written it yet */
+	if (fd == -1 || fstat(fd, &t->seen) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
 		log_warn("cannot read the %s table %s", t->kind, t->path);
 		if (fd != -1)
 			close(fd);
@@ -151,6 +183,7 @@ table_load(struct table *t)
 	entries_free(t->entries, t->n);
 	t->entries = e;
 	t->n = n;
+	t->loaded = 1;
 	log_event("event=table table=%s entries=%zu", t->kind, n);
 	return 0;
 }
@@ -173,12 +206,27 @@ table_open(struct table *t, const char *path)
 	return table_load(t);
 }
 
-/* At start, as root: a table that cannot be read is a fatal error. */
+/*
+ * At start, as root: a table that cannot be read is a fatal error, but
+ * for locald's, which may come later (until then RCPT for a local domain
+ * gets a 4xx).
+ */
 int
 tables_open(const struct config *conf)
 {
+	char	 path[PATH_MAX];
+
 	if (table_open(&users, conf->smtpd_users_file) == -1 ||
 	    table_open(&recipients, conf->recipients_file) == -1)
+		return -1;
+	if (*conf->mydestination == '\0')
+		return 0;
+	if (path_join(path, sizeof(path), conf->run_directory,
+	    LOCAL_TABLE) == -1) {
+		log_warnx("run_directory too long");
+		return -1;
+	}
+	if (table_open(&local_rcpts, path) == -1 && local_rcpts.dirfd == -1)
 		return -1;
 	return 0;
 }
@@ -190,7 +238,44 @@ tables_reload(void)
 		log_warnx("keeping the old users table");
 	if (recipients.active && table_load(&recipients) == -1)
 		log_warnx("keeping the old recipients table");
+	if (local_rcpts.active && table_load(&local_rcpts) == -1 &&
+	    local_rcpts.loaded)
+		log_warnx("keeping the old local recipients table");
 }
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Read locald's table again if it has been replaced (looked at once a
+ * second at most).  A new file that is bad is logged once, and the old
+ * contents stay.
+ */
+static void
+local_table_check(void)
+{
+	struct stat	 sb;
+	time_t		 now = time(NULL);
+
+	if (now == local_rcpts.checked)
+		return;
+	local_rcpts.checked = now;
+	if (fstatat(local_rcpts.dirfd, LOCAL_TABLE, &sb, 0) == -1 ||
+	    same_file(&sb, &local_rcpts.seen))
+		return;
+	if (table_load(&local_rcpts) == -1) {
+		local_rcpts.seen = sb;	/* tried: not again until it changes */
+		if (local_rcpts.loaded)
+			log_warnx("keeping the old local recipients table");
+	}
+}
+
 
 static struct entry *
 table_find(const struct table *t, const char *key)
@@ -235,4 +320,16 @@ table_rcpt_listed(const struct mailaddr *ma)
 		return 1;
 	snprintf(key, sizeof(key), "@%s", ma->domain);
 	return table_find(&recipients, key) != NULL;
+}
+
+/* 1: a local part of a local domain exists; 0: not; -1: no table yet. */
+int
+table_local_known(const char *local)
+{
+	if (!local_rcpts.active)
+		return -1;
+	local_table_check();
+	if (!local_rcpts.loaded)
+		return -1;
+	return table_find(&local_rcpts, local) != NULL;
 }

@@ -507,12 +507,14 @@ def test_destination_concurrency_limit(relay):
 
 
 # --- Maildir ---------------------------------------------------------------
+# (virtual mailboxes: a domain that is not in mydestination, so relayd
+# and its maildir: route deliver it, not locald)
 
 def test_maildir_delivery(relay):
     mail = relay.maildir_root()
-    relay.routes({"localhost": "maildir:%s/%%u/Maildir" % mail})
+    relay.routes({"virtual.test": "maildir:%s/%%u/Maildir" % mail})
     body = TRICKY_BODY
-    msgid = submit_raw(relay.ferry, ["alice@localhost"],
+    msgid = submit_raw(relay.ferry, ["alice@virtual.test"],
         make_message(body, subject="to a maildir"))
     queued = relay.ferry.read_msg(msgid)
     relay.start()
@@ -536,11 +538,11 @@ def test_maildir_delivery(relay):
     for line in trace.splitlines():
         assert line.split(":")[0] in ("Delivered-To", "X-Original-To"), trace
         if line.startswith("Delivered-To:"):
-            assert line.split(":", 1)[1].strip() == "alice@localhost", line
+            assert line.split(":", 1)[1].strip() == "alice@virtual.test", line
     if os.geteuid() == 0:
         assert os.stat(md / "new" / name).st_uid == \
             relay.ferry.daemon_uid_gid("relayd")[0]
-    relay.wait_event("delivered", id=msgid, to="alice@localhost")
+    relay.wait_event("delivered", id=msgid, to="alice@virtual.test")
     relay.wait_queue_empty()
 
 
@@ -550,13 +552,13 @@ def test_maildir_not_delivered_when_the_directory_sync_fails(relay):
     the file back out of new/, and the next try delivers it once."""
     shim = REPO / "t" / "shim" / "bin" / "failsync.so"
     mail = relay.maildir_root()
-    relay.routes({"localhost": "maildir:%s/%%u/Maildir" % mail})
-    msgid = submit_raw(relay.ferry, ["alice@localhost"],
+    relay.routes({"virtual.test": "maildir:%s/%%u/Maildir" % mail})
+    msgid = submit_raw(relay.ferry, ["alice@virtual.test"],
         make_message("x\n", subject="sync fails"))
     relay.env = dict(relay.env or {}, LD_PRELOAD=str(shim),
         FERRY_FAIL_DIRSYNC="/alice/Maildir/new")
     relay.start()
-    (ev,) = relay.wait_event("deferred", id=msgid, to="alice@localhost")
+    (ev,) = relay.wait_event("deferred", id=msgid, to="alice@virtual.test")
     assert "Input/output error" in relay.ferry.log("relayd"), ev
     assert os.listdir(mail / "alice" / "Maildir" / "new") == []
     assert relay.events("delivered") == []
@@ -565,15 +567,15 @@ def test_maildir_not_delivered_when_the_directory_sync_fails(relay):
         if k not in ("LD_PRELOAD", "FERRY_FAIL_DIRSYNC")}
     relay.start()
     relay.ferry.control("flush")
-    relay.wait_event("delivered", id=msgid, to="alice@localhost", timeout=30)
+    relay.wait_event("delivered", id=msgid, to="alice@virtual.test", timeout=30)
     assert len(os.listdir(mail / "alice" / "Maildir" / "new")) == 1
 
 
 def test_maildir_two_users_and_two_messages(relay):
     mail = relay.maildir_root()
-    relay.routes({"localhost": "maildir:%s/%%u/Maildir" % mail})
-    relay.ferry.submit("bob@localhost", "carol@localhost")
-    relay.ferry.submit("bob@localhost")
+    relay.routes({"virtual.test": "maildir:%s/%%u/Maildir" % mail})
+    relay.ferry.submit("bob@virtual.test", "carol@virtual.test")
+    relay.ferry.submit("bob@virtual.test")
     relay.start()
     relay.wait_queue_empty()
     assert len(os.listdir(mail / "bob" / "Maildir" / "new")) == 2
@@ -586,8 +588,8 @@ def test_maildir_local_part_cannot_escape(relay):
     users.mkdir()
     if os.geteuid() == 0:
         os.chown(users, *relay.ferry.daemon_uid_gid("relayd"))
-    relay.routes({"localhost": "maildir:%s/%%u/Maildir" % users})
-    r = relay.ferry.sendmail('"../escape"@localhost',
+    relay.routes({"virtual.test": "maildir:%s/%%u/Maildir" % users})
+    r = relay.ferry.sendmail('"../escape"@virtual.test',
         input=make_message("x\n"))
     # the precondition: the address is in the queue for relayd to deliver
     # (a skip here would hide the check whenever injection broke)

@@ -27,11 +27,11 @@ endif
 
 OBJ	:= obj/san$(SAN)
 
-COMMON	:= common/addr.c common/base64.c common/config.c common/daemon.c \
-	   common/ipc.c common/ipc_server.c common/log.c common/netaddr.c \
-	   common/privsep.c common/route.c common/secret.c common/users.c \
-	   common/util.c common/workq.c
-# A delivery agent's link to queued, for relayd and webrelayd.
+COMMON	:= common/addr.c common/aliases.c common/base64.c common/config.c \
+	   common/daemon.c common/ipc.c common/ipc_server.c common/log.c \
+	   common/maildir.c common/netaddr.c common/privsep.c common/route.c \
+	   common/secret.c common/users.c common/util.c common/workq.c
+# A delivery agent's link to queued, for relayd, webrelayd and locald.
 AGENT	:= common/qlink.c common/agent.c
 QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
@@ -45,6 +45,9 @@ RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   $(AGENT)
 WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
 	   $(AGENT)
+LOCALD	:= local/locald.c local/expand.c local/forward.c local/header.c \
+	   local/recipients.c local/copy.c local/mailbox.c local/maildir.c \
+	   local/command.c $(AGENT)
 SMTPD	:= smtpd/smtpd.c smtpd/listener.c smtpd/clients.c smtpd/session.c \
 	   smtpd/command.c smtpd/body.c smtpd/auth.c smtpd/policy.c \
 	   smtpd/lookup.c smtpd/dclient.c smtpd/table.c smtpd/qclient.c \
@@ -55,14 +58,14 @@ DELEGATED := delegated/delegated.c delegated/serve.c delegated/probe.c \
 LICENSE	:= common/license.c common/license_state.c
 FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
 LICENSED := licensed/licensed.c common/qlink.c $(LICENSE)
-SENDMAIL := sendmail/sendmail.c
+SENDMAIL := sendmail/sendmail.c sendmail/newaliases.c
 CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
 	   common/password.c $(LICENSE)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/smtpd \
+PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/locald bin/smtpd \
 	   bin/delegated bin/ferry-license \
-	   bin/sendmail bin/mailq bin/ferry-control bin/ferryctl
+	   bin/sendmail bin/mailq bin/newaliases bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
 # LD_PRELOAD shims the tests inject faults with (never sanitized).
 SHIMS	:= $(patsubst t/shim/%.c,t/shim/bin/%.so,$(wildcard t/shim/*.c))
@@ -89,7 +92,7 @@ $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
 $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h delegated/*.h \
-	    webrelayd/*.h control/*.h) $(OBJ)/.stamp
+	    webrelayd/*.h control/*.h local/*.h sendmail/*.h) $(OBJ)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -104,6 +107,10 @@ bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 bin/webrelayd: $(call objs,$(WEBRELAYD) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl json-c)
+
+bin/locald: $(call objs,$(LOCALD) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/smtpd: $(call objs,$(SMTPD) $(COMMON))
 	@mkdir -p bin
@@ -126,7 +133,7 @@ bin/sendmail: $(call objs,$(SENDMAIL) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/mailq: bin/sendmail
+bin/mailq bin/newaliases: bin/sendmail
 	ln -sf sendmail $@
 
 bin/ferry-control: $(call objs,$(CONTROL) $(COMMON))
@@ -188,6 +195,8 @@ FUZZ_SRC_smtpd_body	:= $(SMTPD)
 FUZZ_LIB_smtpd_body	= $(FUZZ_LIB_smtpd_command)
 FUZZ_SRC_webrelay_answer := webrelayd/answer.c
 FUZZ_LIB_webrelay_answer = $(shell pkg-config --libs json-c)
+FUZZ_SRC_aliases	:=
+FUZZ_SRC_local_mbox	:= local/header.c local/copy.c
 FUZZ_SRC_smtp_reply	:= $(SMTPIO)
 FUZZ_LIB_smtp_reply	= $(SSL)
 
@@ -207,7 +216,7 @@ fuzz: deps-fuzz $(FUZZBIN)
 	done
 
 $(FOBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h \
-	    webrelayd/*.h) | deps-fuzz
+	    webrelayd/*.h local/*.h) | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -223,12 +232,13 @@ run: all
 	@bin/ferryctl -c $(CURDIR)/run/ferry.conf start
 	@echo
 	@echo "Ferry is running with run/ferry.conf.  Send a first message:"
-	@echo "  swaks --server 127.0.0.1:2525 --from me@localhost --to you@localhost"
-	@echo "  ls run/mail/you/Maildir/new/"
+	@echo "  swaks --server 127.0.0.1:2525 --from me@localhost --to root@localhost"
+	@echo "  s-nail -f run/mail/$$(sed -n 's/^root: *//p' run/aliases)"
+	@echo "(root is aliased in run/aliases; any user of this host works too)"
 	@echo "or with curl, or locally with sendmail:"
 	@echo "  echo hello | curl -sS --crlf -T - smtp://127.0.0.1:2525 \\"
-	@echo "      --mail-from me@localhost --mail-rcpt you@localhost"
-	@echo "  echo hi | bin/sendmail -C run/ferry.conf you@localhost"
+	@echo "      --mail-from me@localhost --mail-rcpt root@localhost"
+	@echo "  echo hi | bin/sendmail -C run/ferry.conf root"
 	@echo "Submission with AUTH: bin/ferryctl -c run/ferry.conf passwd me, then"
 	@echo "  swaks --server 127.0.0.1:2587 --tls --auth-user me --to someone@example.com"
 	@echo "See the queue with: bin/mailq -C run/ferry.conf"
@@ -252,12 +262,13 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)/etc/ferry
 	install -m 0755 bin/queued bin/licensed bin/relayd bin/webrelayd \
-		bin/smtpd \
+		bin/smtpd bin/locald \
 		bin/delegated bin/ferry-license bin/ferry-control \
 		bin/ferryctl \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/mailq
+	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/newaliases
 	test -e $(DESTDIR)/etc/ferry/ferry.conf || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
 

@@ -24,6 +24,10 @@ Starts its own queued on a temporary spool and measures
     per post as webrelayd logs it, the TLS connections they came on
     (reuse: 1), and webrelayd's peak RSS and rate posting a 256 MiB
     message, against its peak after a small one;
+  - local delivery (bench/localload.py: queued and locald, as root with
+    a user it makes): 10 KB messages per second into an mbox and into a
+    Maildir, 20 at a time, and locald's peak RSS delivering a 1 GiB
+    message;
   - with POSTFIX=HOST:PORT, the same three loads against that Postfix,
     for the comparison the smtpd issue asks for.  Its main.cf needs
     relay_domains = bench.test, mynetworks = 127.0.0.0/8,
@@ -47,6 +51,7 @@ BIN = os.path.join(ROOT, "bin")
 sys.path.insert(0, os.path.join(ROOT, "t"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import delegate  # noqa: E402
+import localload  # noqa: E402
 import procs  # noqa: E402
 from procs import peak_kib  # noqa: E402
 import smtpload  # noqa: E402
@@ -122,17 +127,22 @@ def start_relayd(top, conf, routes):
     with open(conf, "a") as f:
         f.write(f"routes_file = {top}/routes\nrelay_tls = none\n"
                 "relay_idle_timeout = 5s\nretry_min = 1s\n")
-    proc = subprocess.Popen([f"{BIN}/relayd", "-f", "-c", conf],
+    return start_daemon("relayd", conf)
+
+
+def start_daemon(name, conf):
+    """bin/NAME -f -c CONF, once it answers ferry-control ping."""
+    proc = subprocess.Popen([f"{BIN}/{name}", "-f", "-c", conf],
                             stderr=subprocess.DEVNULL)
     for _ in range(200):
         if subprocess.run([f"{BIN}/ferry-control", "-c", conf, "ping",
-                           "relayd"], capture_output=True).returncode == 0:
+                           name], capture_output=True).returncode == 0:
             return proc
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.kill()
-    sys.exit("bench: relayd did not start")
+    sys.exit(f"bench: {name} did not start")
 
 
 def wait_count(get, n, timeout):
@@ -571,6 +581,8 @@ def main():
         else:
             rows.append(("delegated: not built", None))
         rows.extend(webload.rows(os.path.join(top, "web")))
+        if os.path.exists(f"{BIN}/locald"):
+            rows.extend(localload.rows(os.path.join(top, "local")))
         # a row without a value is a note, printed as it is
         width = max(len(r[0]) for r in rows if r[1] is not None)
         for name, value in rows:

@@ -79,8 +79,13 @@ out_head(struct copy_out *o, const struct delivery *d, int flags)
 		n = snprintf(head, sizeof(head), "From %s  %s\n",
 		    *d->sender != '\0' ? d->sender : "MAILER-DAEMON", date);
 	}
-	n += snprintf(head + n, sizeof(head) - n,
-	    "Return-Path: <%s>\nDelivered-To: %s\n", d->sender, d->recipient);
+	if (flags & COPY_FORWARD)
+		n += snprintf(head + n, sizeof(head) - n,
+		    "Delivered-To: %s\n", d->recipient);
+	else
+		n += snprintf(head + n, sizeof(head) - n,
+		    "Return-Path: <%s>\nDelivered-To: %s\n", d->sender,
+		    d->recipient);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
 	return out_put(o, head, n);
@@ -118,8 +123,11 @@ delivery_copy(int fd, const struct delivery *d, int flags)
 		return -1;
 	while ((n = pread(d->msgfd, in, sizeof(in), off)) > 0) {
 		for (i = 0; i < n; i++) {
-			if (cr && in[i] != '\n' && out_put(&o, "\r", 1) == -1)
-				return -1;
+			if (cr && in[i] != '\n') {
+				if (out_put(&o, "\r", 1) == -1)
+					return -1;
+				bol = 0;
+			}
 			if ((cr = in[i] == '\r'))
 				continue;
 			if (in[i] == '\n') {

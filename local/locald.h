@@ -42,6 +42,7 @@ void	 delivery_status_set(struct delivery_status *, enum delivery_result,
 
 /* copy.c: the message as a local file or program sees it. */
 #define COPY_MBOX	0x1	/* "From " line, >From quoting, blank line */
+#define COPY_FORWARD	0x2	/* Delivered-To only: the copy sent on */
 int	 delivery_copy(int, const struct delivery *, int);
 
 /* mailbox.c (in a child): an mbox file, and the /file target. */
@@ -55,5 +56,26 @@ void	 maildir_deliver(const char *, const struct delivery *,
 /* command.c (in a child): the |command target. */
 void	 command_deliver(const char *, const struct delivery *, long long,
 	    struct delivery_status *);
+
+struct alias_table;
+struct header_info;
+
+/* One recipient of a message, as a recipient process works on it. */
+struct local_job {
+	const struct config	*conf;
+	const struct alias_table *aliases;
+	const struct header_info *header;
+	const char		*id;
+	const char		*sender;
+	const char		*addr;		/* as queued has it */
+	int			 msgfd;
+	const char		*sendmail;	/* Ferry's, for forwarding */
+};
+
+/* expand.c (in the recipient process): everything for one recipient. */
+void	 local_deliver(const struct local_job *, struct delivery_status *);
+
+/* recipients.c: run_directory/local-recipients, for smtpd. */
+int	 local_table_write(const struct config *, const struct alias_table *);
 
 #endif

@@ -1,10 +1,7 @@
 /*
- * maildir.c: local delivery into a Maildir (tmp/, then new/).
- *
- * The file is written in tmp/ under a unique name, fsynced, linked into
- * new/ and the directory fsynced before the recipient counts as
- * delivered: a crash before that leaves at most a stray file in tmp/,
- * which Maildir readers ignore, and the message is delivered again.
+ * maildir.c: relayd's maildir: routes, for virtual mailboxes that are no
+ * Unix accounts: the path made from the route and the local part, then
+ * common/maildir.c stores the message (tmp/, fsync, new/, fsync).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -18,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "maildir.h"
 #include "relayd.h"
 #include "util.h"
 
@@ -52,45 +50,24 @@ maildir_path(const char *tmpl, const char *addr, char *buf, size_t size,
 	return 0;
 }
 
-/* mkdir -p for the Maildir and its tmp, new and cur. */
+struct copy_arg {
+	int		 in;
+	const char	*head;
+};
+
+/* The message as queued has it (CRLF), after Return-Path and Delivered-To. */
 static int
-maildir_make(const char *dir)
+copy_message(int out, void *arg)
 {
-	char		 path[PATH_MAX];
-	char		*p;
-	const char	*sub[] = { "tmp", "new", "cur" };
-	size_t		 i;
+	const struct copy_arg	*ca = arg;
+	char			 buf[65536];
+	ssize_t			 n;
+	off_t			 off = 0;
 
-	strlcpy(path, dir, sizeof(path));
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (write_full(out, ca->head, strlen(ca->head)) == -1)
 		return -1;
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, sub[i]);
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-copy_message(int out, int in, const char *head)
-{
-	char	 buf[65536];
-	ssize_t	 n;
-	off_t	 off = 0;
-
-	if (write(out, head, strlen(head)) != (ssize_t)strlen(head))
-		return -1;
-	while ((n = pread(in, buf, sizeof(buf), off)) > 0) {
-		if (write(out, buf, n) != n)
+	while ((n = pread(ca->in, buf, sizeof(buf), off)) > 0) {
+		if (write_full(out, buf, n) == -1)
 			return -1;
 		off += n;
 	}
@@ -101,55 +78,27 @@ copy_message(int out, int in, const char *head)
 static void
 maildir_one(const char *tmpl, struct relay_job *job, struct relay_rcpt *rc)
 {
-	char		 dir[PATH_MAX - 512], tmp[PATH_MAX], new[PATH_MAX];
-	char		 name[200], head[1024], host[64];
+	char		 dir[PATH_MAX - 512], head[1024];
 	const char	*why = NULL;
-	struct timespec	 ts;
-	int		 fd, saved;
+	struct copy_arg	 ca = { job->fd, head };
 
 	if (maildir_path(tmpl, rc->addr, dir, sizeof(dir), &why) == -1) {
 		rc->result = RESULT_PERM;
 		strlcpy(rc->reply, why, sizeof(rc->reply));
 		return;
 	}
-	gethostname(host, sizeof(host));
-	host[strcspn(host, "/:")] = '\0';
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%s.%s",
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(), job->id,
-	    host);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
-	snprintf(new, sizeof(new), "%s/new/%s", dir, name);
 	snprintf(head, sizeof(head), "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    job->sender, rc->addr);
-	fd = -1;
-	if (maildir_make(dir) == -1 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
-	    copy_message(fd, job->fd, head) == -1 || fsync(fd) == -1 ||
-	    link(tmp, new) == -1)
-		goto fail;
-	if (fsync_parent(new) == -1) {
-		/* not durable, so not delivered: the retry writes it anew */
-		saved = errno;
-		unlink(new);
-		errno = saved;
-		goto fail;
+	if (maildir_store(dir, job->id, copy_message, &ca) == -1) {
+		rc->result = RESULT_TEMP;	/* disk full, permissions: fixable */
+		snprintf(rc->reply, sizeof(rc->reply),
+		    "451 4.3.0 Maildir delivery to %.300s failed: %s", dir,
+		    strerror(errno));
+		return;
 	}
-	close(fd);
-	unlink(tmp);
 	rc->result = RESULT_DELIVERED;
 	snprintf(rc->reply, sizeof(rc->reply), "250 2.0.0 delivered to %.400s/new",
 	    dir);
-	return;
-fail:
-	rc->result = RESULT_TEMP;	/* disk full, permissions: fixable */
-	snprintf(rc->reply, sizeof(rc->reply),
-	    "451 4.3.0 Maildir delivery to %.300s failed: %s", dir,
-	    strerror(errno));
-	if (fd != -1) {
-		close(fd);
-		unlink(tmp);
-	}
 }
 
 void

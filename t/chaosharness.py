@@ -56,7 +56,7 @@ import webharness
 from conftest import BIN, run, wait_for
 
 DAEMONS = ("queued", "licensed", "delegated", "webrelayd", "relayd",
-    "smtpd")
+    "locald", "smtpd")
 SINK_DOMAINS = ("sink.test", "ferry.test")
 WEB_DOMAIN = "web.test"
 SENDER = "chaos@example.net"

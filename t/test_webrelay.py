@@ -144,7 +144,7 @@ def test_ferryctl_starts_the_websmtp_daemons(web):
         assert r.returncode == 0, r.stderr
         started = re.findall(rb"ferryctl: (\w+): started", r.stdout)
         assert started == [b"queued", b"licensed", b"webrelayd", b"relayd",
-            b"smtpd"], r.stdout
+            b"locald", b"smtpd"], r.stdout
         status = run(ctl + ["status"])
         assert status.returncode == 0, status.stdout + status.stderr
         assert re.search(rb"^webrelayd +pid \d+ +running +answers yes$",

@@ -1,0 +1,181 @@
+/*
+ * mailbox.c: appending to an mbox file: a user's /var/mail/USER, or the
+ * /file target of an alias or a ~/.forward.  Runs in a delivery process
+ * that already is the user (expand.c), so the kernel's permissions are
+ * the user's own.
+ *
+ * The file is opened without following a link, or created 0600 with
+ * O_EXCL; it must then be a regular file of ours with one link, or the
+ * delivery defers: a symlink or a hard link planted in the spool could
+ * otherwise point the append at someone else's file (Postfix
+ * CVE-2008-2936).  Locking is what Debian Policy 11.6 asks of every
+ * program that touches a mailbox: fcntl first, then the dotlock
+ * PATH.lock, both given up on after MBOX_LOCK_WAIT seconds.  An append
+ * that fails is cut back to the old length, so a reader never sees half
+ * a message.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "locald.h"
+
+#define MBOX_LOCK_WAIT		10	/* seconds, for both locks */
+#define DOTLOCK_STALE		300	/* an older dotlock is left over */
+#define LOCK_POLL_NSEC		100000000L
+
+static void
+pause_briefly(void)
+{
+	struct timespec	 ts = { 0, LOCK_POLL_NSEC };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Open path for appending, creating it if it is not there. */
+static int
+mbox_open(const char *path, struct delivery_status *st)
+{
+	struct stat	 sb;
+	int		 fd, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT)
+			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;		/* EEXIST: made meanwhile, open it */
+	}
+	if (fd == -1) {
+		delivery_status_set(st, RESULT_TEMP, errno == ELOOP ?
+		    "451 4.7.0 mailbox %s is a symbolic link: not delivered" :
+		    "451 4.2.0 cannot open mailbox %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		delivery_status_set(st, RESULT_TEMP, "451 4.2.0 cannot stat "
+		    "mailbox %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    sb.st_nlink != 1) {
+		delivery_status_set(st, RESULT_TEMP, "451 4.7.0 mailbox %s "
+		    "refused: %s", path, !S_ISREG(sb.st_mode) ?
+		    "not a regular file" : sb.st_uid != geteuid() ?
+		    "owned by someone else" : "it has more than one link");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The dotlock: 1 taken, 0 not possible here (no write access), -1 busy. */
+static int
+dotlock_try(const char *lock)
+{
+	struct stat	 sb;
+	int		 fd;
+
+	fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd != -1) {
+		close(fd);
+		return 1;
+	}
+	if (errno == EACCES || errno == EPERM || errno == EROFS)
+		return 0;
+	if (errno == EEXIST && lstat(lock, &sb) == 0 &&
+	    time(NULL) - sb.st_mtime > DOTLOCK_STALE)
+		unlink(lock);	/* left by a reader that died */
+	return -1;
+}
+
+/*
+ * Both locks within MBOX_LOCK_WAIT seconds.  *dotlocked says whether the
+ * dotlock is ours to remove.
+ */
+static int
+mbox_lock(int fd, const char *lock, int *dotlocked)
+{
+	struct flock	 fl;
+	time_t		 until = time(NULL) + MBOX_LOCK_WAIT;
+	int		 have_fcntl = 0, r;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	*dotlocked = 0;
+	for (;;) {
+		if (!have_fcntl && fcntl(fd, F_SETLK, &fl) == 0)
+			have_fcntl = 1;
+		else if (!have_fcntl && errno != EAGAIN && errno != EACCES &&
+		    errno != EINTR)
+			return -1;
+		if (have_fcntl) {
+			if ((r = dotlock_try(lock)) >= 0) {
+				*dotlocked = r;
+				return 0;
+			}
+		}
+		if (time(NULL) >= until) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		pause_briefly();
+	}
+}
+
+void
+mbox_deliver(const char *path, const struct delivery *d,
+    struct delivery_status *st)
+{
+	char	 lock[PATH_MAX];
+	off_t	 size;
+	int	 fd, dotlocked, saved;
+
+	if (strcmp(path, "/dev/null") == 0) {
+		delivery_status_set(st, RESULT_DELIVERED, "250 2.0.0 "
+		    "discarded (/dev/null)");
+		return;
+	}
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >=
+	    (int)sizeof(lock)) {
+		delivery_status_set(st, RESULT_PERM, "550 5.3.5 mailbox path "
+		    "too long");
+		return;
+	}
+	if ((fd = mbox_open(path, st)) == -1)
+		return;
+	if (mbox_lock(fd, lock, &dotlocked) == -1) {
+		delivery_status_set(st, RESULT_TEMP, errno == EWOULDBLOCK ?
+		    "451 4.2.0 mailbox %s is locked" :
+		    "451 4.2.0 cannot lock mailbox %s", path);
+		close(fd);
+		return;
+	}
+	if ((size = lseek(fd, 0, SEEK_END)) == -1 ||
+	    delivery_copy(fd, d, COPY_MBOX) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		if (size != -1 && ftruncate(fd, size) == 0)
+			fsync(fd);
+		delivery_status_set(st, RESULT_TEMP, saved == ENOSPC ||
+		    saved == EDQUOT ? "452 4.2.2 mailbox %s is full: %s" :
+		    "451 4.2.0 cannot write mailbox %s: %s", path,
+		    strerror(saved));
+	} else
+		delivery_status_set(st, RESULT_DELIVERED, "250 2.0.0 "
+		    "delivered to %s", path);
+	if (dotlocked)
+		unlink(lock);
+	close(fd);	/* and with it the fcntl lock */
+}

@@ -217,7 +217,8 @@ parse_target(char *item, struct alias_target *t)
 		return "a control character in a target";
 	/* "|command with, commas" and "/file name": the quotes go */
 	if (n >= 2 && v[0] == '"' && v[n - 1] == '"' &&
-	    (v[1] == '|' || v[1] == '/' || strncmp(v + 1, ":include:", 9) == 0)) {
+	    (v[1] == '|' || v[1] == '/' ||
+	    strncmp(v + 1, ":include:", 9) == 0)) {
 		v[n - 1] = '\0';
 		v++;
 	}
@@ -307,7 +308,8 @@ parse_name(struct reader *rd, char **rest)
 	if (*p == '"') {
 		name = p + 1;
 		if ((end = strchr(name, '"')) == NULL) {
-			complain(rd, rd->start, "%s", "unterminated quoted name");
+			complain(rd, rd->start, "%s",
+			    "unterminated quoted name");
 			return NULL;
 		}
 		*end++ = '\0';
@@ -328,13 +330,14 @@ parse_name(struct reader *rd, char **rest)
 		*end = '\0';
 		name = trim(name);
 		if (strpbrk(name, " \t#@\"") != NULL) {
-			complain(rd, rd->start, "%s", "a name with blanks, '#', "
-			    "'@' or '\"' must be quoted");
+			complain(rd, rd->start, "%s", "a name with blanks, "
+			    "'#', '@' or '\"' must be quoted");
 			return NULL;
 		}
 	}
 	*rest = end + 1;
-	if (*name == '\0' || strlen(name) > NAME_MAX_LEN || str_has_control(name)) {
+	if (*name == '\0' || strlen(name) > NAME_MAX_LEN ||
+	    str_has_control(name)) {
 		complain(rd, rd->start, "%s", "bad alias name");
 		return NULL;
 	}
@@ -430,7 +433,8 @@ alias_table_load(struct alias_table *at, const char *path, FILE *errs)
 		if (parse_targets(rd, rest, &a->targets, &a->ntargets) == -1)
 			continue;
 		if (a->ntargets == 0) {
-			complain(rd, rd->start, "alias %s has no targets", name);
+			complain(rd, rd->start, "alias %s has no targets",
+			    name);
 			continue;
 		}
 		a->name = xstrdup(name);

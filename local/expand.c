@@ -356,7 +356,8 @@ user_targets(const struct expansion *x, const struct delivery *d,
 			continue;
 		case ALIAS_FILE:
 		case ALIAS_COMMAND:
-			if (depth > 0 && !x->job->conf->local_include_commands) {
+			if (depth > 0 &&
+			    !x->job->conf->local_include_commands) {
 				delivery_status_set(&st, RESULT_PERM, "550 "
 				    "5.7.1 an :include: file may not name "
 				    "commands or files");
@@ -639,7 +640,8 @@ expand_targets(struct expansion *x, const struct alias *a,
 			break;
 		case ALIAS_FILE:
 		case ALIAS_COMMAND:
-			if (depth > 0 && !x->job->conf->local_include_commands) {
+			if (depth > 0 &&
+			    !x->job->conf->local_include_commands) {
 				merge_set(x, RESULT_PERM, "550 5.7.1 an "
 				    ":include: file may not name commands or "
 				    "files");

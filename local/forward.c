@@ -76,7 +76,13 @@ forward_read(const char *path, uid_t uid, struct alias_target **t,
 		    "451 4.3.0 cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	if (fstat(fd, &sb) == -1) {
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 cannot stat "
+		    "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) ||
 	    (sb.st_uid != uid && sb.st_uid != 0) ||
 	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
 	    sb.st_size > LIST_FILE_MAX) {

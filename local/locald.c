@@ -69,7 +69,7 @@
 struct local_msg {
 	struct agent_work	*work;
 	struct header_info	 header;
-	size_t			 next;		/* first recipient not started */
+	size_t			 next;		/* first one not started */
 	size_t			 running;
 	int			 stale;		/* queued went away */
 	TAILQ_ENTRY(local_msg)	 entry;

@@ -20,7 +20,7 @@
 /* One recipient's delivery: what is written before the message, and who. */
 struct delivery {
 	const char	*id;		/* queue ID: file names, logs */
-	const char	*sender;	/* envelope sender; "" is the null sender */
+	const char	*sender;	/* envelope sender; "" is the null one */
 	const char	*recipient;	/* Delivered-To: local@domain, folded */
 	const char	*orig_recipient;	/* as the message was sent to */
 	const char	*user;		/* the Unix account (or alias user) */

@@ -28,7 +28,8 @@
 #include "util.h"
 
 #define TABLE_NAME	"local-recipients"
-#define TABLE_HEAD	"# ferry local recipients: written by locald; do not edit\n"
+#define TABLE_HEAD	\
+	"# ferry local recipients: written by locald; do not edit\n"
 
 struct names {
 	char	**v;
@@ -58,16 +59,20 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
+/* The sorted names, each once; -1 on a write error, else how many. */
+static long
 names_write(const struct names *ns, FILE *fp)
 {
 	size_t	 i;
+	long	 n = 0;
 
 	fputs(TABLE_HEAD, fp);
 	for (i = 0; i < ns->n; i++)
-		if (i == 0 || strcmp(ns->v[i], ns->v[i - 1]) != 0)
+		if (i == 0 || strcmp(ns->v[i], ns->v[i - 1]) != 0) {
 			fprintf(fp, "%s\n", ns->v[i]);
-	return fflush(fp) == EOF || ferror(fp) ? -1 : 0;
+			n++;
+		}
+	return fflush(fp) == EOF || ferror(fp) ? -1 : n;
 }
 
 /* Write the table; -1 (logged) if it could not be replaced. */
@@ -79,6 +84,7 @@ local_table_write(const struct config *conf, const struct alias_table *at)
 	char		 path[PATH_MAX], tmp[PATH_MAX];
 	FILE		*fp = NULL;
 	size_t		 i;
+	long		 written;
 	int		 fd, r = -1;
 
 	setpwent();
@@ -104,13 +110,14 @@ local_table_write(const struct config *conf, const struct alias_table *at)
 			close(fd);
 		goto done;
 	}
-	if (fchmod(fd, 0644) == -1 || names_write(&ns, fp) == -1 ||
-	    fsync(fd) == -1 || rename(tmp, path) == -1) {
+	if (fchmod(fd, 0644) == -1 ||
+	    (written = names_write(&ns, fp)) == -1 || fsync(fd) == -1 ||
+	    rename(tmp, path) == -1) {
 		log_warn("cannot write %s", path);
 		unlink(tmp);
 		goto done;
 	}
-	log_event("event=local-table names=%zu", ns.n);
+	log_event("event=local-table names=%ld", written);
 	r = 0;
 done:
 	if (fp != NULL)

@@ -404,3 +404,20 @@ def test_smtpd_without_locald_defers_local_recipients(ferry_factory):
         s.mail("someone@example.net")
         code, text = s.rcpt("root@" + DOMAIN)
         assert code == 451 and text.startswith(b"4.4.3"), (code, text)
+
+
+def test_an_unreadable_forward_defers_never_the_mailbox(local):
+    """A ~/.forward that cannot be read (here: a home only root may
+    enter, as an NFS home gone away looks to the user) is no "no
+    .forward": the mail waits."""
+    xan = local.user("xan")
+    fw = xan.home / ".forward"
+    fw.write_text("someone@example.net\n")
+    os.chown(fw, xan.uid, xan.gid)
+    os.chown(xan.home, 0, 0)
+    os.chmod(xan.home, 0o700)
+    msgid = local.ferry.submit(xan.addr)
+    (ev,) = local.wait_event("deferred", id=msgid)[:1]
+    assert "cannot read" in ev["reply"] and "Permission denied" in \
+        ev["reply"], ev
+    assert local.mbox(xan) == []

@@ -42,7 +42,7 @@ struct reader {
 	int		 lineno;	/* the last physical line read */
 	int		 errors;
 	char		*pending;	/* a line read ahead, not yet used */
-	char		 phys[LOGICAL_MAX + 2];
+	char		 phys[LOGICAL_MAX + 1];
 	char		 logical[LOGICAL_MAX + 1];
 	int		 start;		/* line the logical line began on */
 };
@@ -58,37 +58,43 @@ complain(struct reader *rd, int line, const char *fmt, const char *arg)
 	fputc('\n', rd->errs);
 }
 
-/* The next physical line without its line end; NULL at the end. */
+/*
+ * The next physical line without its line end (and a CR before it);
+ * NULL at the end.  Read a byte at a time, not with fgets, so that a NUL
+ * byte is seen and refused rather than cutting the line short unseen.
+ */
 static char *
 next_physical(struct reader *rd)
 {
-	char	*p;
-	size_t	 n;
+	size_t	 n = 0;
+	int	 c, nul = 0, toolong = 0;
 
 	if (rd->pending != NULL) {
-		p = rd->pending;
+		char	*p = rd->pending;
+
 		rd->pending = NULL;
 		return p;
 	}
-	if (fgets(rd->phys, sizeof(rd->phys), rd->fp) == NULL)
+	while ((c = getc(rd->fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		else if (n < LOGICAL_MAX)
+			rd->phys[n++] = c;
+		else
+			toolong = 1;
+	}
+	if (c == EOF && n == 0 && !nul && !toolong)
 		return NULL;
 	rd->lineno++;
-	n = strlen(rd->phys);
-	if (n == sizeof(rd->phys) - 1 && rd->phys[n - 1] != '\n') {
-		int	 c;
-
+	if (n > 0 && rd->phys[n - 1] == '\r')
+		n--;
+	rd->phys[n] = '\0';
+	if (toolong)
 		complain(rd, rd->lineno, "line longer than %s bytes", "65536");
-		while ((c = getc(rd->fp)) != EOF && c != '\n')
-			;
-		rd->phys[0] = '\0';
-		return rd->phys;
-	}
-	if (memchr(rd->phys, '\0', n) != NULL ||
-	    strlen(rd->phys) != n) {
+	if (nul)
 		complain(rd, rd->lineno, "%s", "a NUL byte");
+	if (toolong || nul)
 		rd->phys[0] = '\0';
-	}
-	rd->phys[strcspn(rd->phys, "\r\n")] = '\0';
 	return rd->phys;
 }
 
@@ -191,14 +197,35 @@ next_item(char **p)
 	return s;
 }
 
-/* error:CODE text, CODE a 4xx or 5xx reply code. */
+/*
+ * error:CODE [X.Y.Z] text: CODE a 4xx or 5xx reply code, an enhanced
+ * code (RFC 3463) if given of the same class, and some text to say why.
+ */
 static int
 error_valid(const char *text)
 {
-	return (text[0] == '4' || text[0] == '5') &&
-	    isdigit((unsigned char)text[1]) &&
-	    isdigit((unsigned char)text[2]) &&
-	    (text[3] == '\0' || text[3] == ' ');
+	const char	*p = text + 4;
+	size_t		 n;
+	int		 part;
+
+	if ((text[0] != '4' && text[0] != '5') ||
+	    !isdigit((unsigned char)text[1]) ||
+	    !isdigit((unsigned char)text[2]) || text[3] != ' ')
+		return 0;
+	p += strspn(p, " \t");
+	if (isdigit((unsigned char)p[0]) && p[1] == '.') {
+		if (p[0] != text[0])
+			return 0;
+		p += 2;
+		for (part = 0; part < 2; part++) {
+			n = strspn(p, "0123456789");
+			if (n == 0 || n > 3 || p[n] != (part == 0 ? '.' : ' '))
+				return 0;
+			p += n + 1;
+		}
+		p += strspn(p, " \t");
+	}
+	return *p != '\0';
 }
 
 /* One target into t; NULL or why it is bad. */
@@ -218,7 +245,8 @@ parse_target(char *item, struct alias_target *t)
 	/* "|command with, commas" and "/file name": the quotes go */
 	if (n >= 2 && v[0] == '"' && v[n - 1] == '"' &&
 	    (v[1] == '|' || v[1] == '/' ||
-	    strncmp(v + 1, ":include:", 9) == 0)) {
+	    strncasecmp(v + 1, ":include:", 9) == 0 ||
+	    strncasecmp(v + 1, "error:", 6) == 0)) {
 		v[n - 1] = '\0';
 		v++;
 	}
@@ -238,13 +266,17 @@ parse_target(char *item, struct alias_target *t)
 		t->kind = ALIAS_ERROR;
 		v = trim(v + 6);
 		if (!error_valid(v))
-			return "error: needs a 4xx or 5xx code, then text";
+			return "error: needs a 4xx or 5xx code (and X.Y.Z of "
+			    "its class), then text";
 	} else {
 		t->kind = ALIAS_ADDRESS;
 		if (v[0] == '\\') {
 			t->escaped = 1;
 			v++;
 		}
+		/* "mbox/x" is a legal local part, but no user is named so */
+		if (strchr(v, '/') != NULL && strchr(v, '@') == NULL)
+			return "a relative path (a file is /path)";
 		if (addr_parse(v, ADDR_ALLOW_NODOMAIN, &ma, &why) == -1)
 			return "not an address, /file, |command, :include: "
 			    "or error:";
@@ -363,8 +395,10 @@ alias_table_free(struct alias_table *at)
 		alias_targets_free(at->v[i].targets, at->v[i].ntargets);
 	}
 	free(at->v);
+	free(at->path);
 	at->v = NULL;
 	at->n = 0;
+	at->path = NULL;
 }
 
 static void
@@ -420,6 +454,7 @@ alias_table_load(struct alias_table *at, const char *path, FILE *errs)
 		errno = saved;
 		return -1;
 	}
+	at->path = xstrdup(path);
 	while (next_logical(rd)) {
 		if (rd->logical[0] == '\0' ||
 		    (name = parse_name(rd, &rest)) == NULL)

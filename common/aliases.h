@@ -31,6 +31,7 @@ struct alias {
 };
 
 struct alias_table {
+	char		*path;		/* the file it was read from */
 	struct alias	*v;		/* sorted by name */
 	size_t		 n;
 };

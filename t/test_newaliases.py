@@ -33,10 +33,36 @@ def test_every_error_is_reported_with_its_line(ferry):
     assert r.returncode == 78
     assert r.stderr.decode().splitlines() == [
         "%s:2: expected \"name: target, ...\"" % p,
-        "%s:5: error: needs a 4xx or 5xx code, then text" % p,
+        "%s:5: error: needs a 4xx or 5xx code (and X.Y.Z of its class), "
+        "then text" % p,
         "%s:4: alias root given again (first at line 3)" % p,
     ]
     assert r.stdout == b""
+
+
+@pytest.mark.ferry_daemons()
+def test_nul_bytes_relative_paths_and_bad_codes_are_refused(ferry):
+    p = ferry.base / "aliases"
+    p.write_bytes(b"a: b\nc: d\0e\nf: mbox/f\r\n"
+        b"g: h,\n  error:550 4.1.1 wrong class\n")
+    ferry.write_conf(alias_file=str(p))
+    r = newaliases(ferry, "-bi")
+    assert r.returncode == 78
+    assert r.stderr.decode().splitlines() == [
+        "%s:2: a NUL byte" % p,
+        "%s:3: a relative path (a file is /path)" % p,
+        "%s:4: error: needs a 4xx or 5xx code (and X.Y.Z of its class), "
+        "then text" % p,
+    ]
+
+
+@pytest.mark.ferry_daemons()
+def test_an_empty_alias_file_means_no_aliases(ferry):
+    ferry.write_conf(alias_file="")
+    r = newaliases(ferry)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == \
+        "newaliases: alias_file is empty: no aliases"
 
 
 @pytest.mark.ferry_daemons()

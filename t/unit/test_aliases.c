@@ -15,22 +15,35 @@
 static char	 path[] = "/tmp/ferry-test-aliases-XXXXXX";
 static char	 errors[4096];
 
-/* Load text as an aliases file; errors get what was reported. */
+/* A stream into errors, emptied. */
+static FILE *
+errors_capture(void)
+{
+	memset(errors, 0, sizeof(errors));
+	return fmemopen(errors, sizeof(errors) - 1, "w");
+}
+
+/* Load len bytes as an aliases file; errors get what was reported. */
 static int
-load(const char *text, struct alias_table *at)
+load_bytes(const char *text, size_t len, struct alias_table *at)
 {
 	FILE	*fp, *errs;
 	int	 r;
 
 	if ((fp = fopen(path, "w")) == NULL)
 		return -2;
-	fputs(text, fp);
+	fwrite(text, 1, len, fp);
 	fclose(fp);
-	memset(errors, 0, sizeof(errors));
-	errs = fmemopen(errors, sizeof(errors) - 1, "w");
+	errs = errors_capture();
 	r = alias_table_load(at, path, errs);
 	fclose(errs);
 	return r;
+}
+
+static int
+load(const char *text, struct alias_table *at)
+{
+	return load_bytes(text, strlen(text), at);
 }
 
 static int
@@ -123,6 +136,24 @@ test_refused(void)
 		{ "\"open: x\n", 1, "unterminated quoted name" },
 		{ "x: |\n", 1, "an empty command" },
 		{ "ok: y\nx: a,,b\n", 2, "an empty target" },
+		{ "x: error:550\n", 1, "error: needs a 4xx or 5xx" },
+		{ "x: error:550 4.1.1 wrong class\n", 1,
+		    "error: needs a 4xx or 5xx" },
+		{ "x: error:450 4.1 short\n", 1, "error: needs a 4xx or 5xx" },
+		{ "x: error:600 no\n", 1, "error: needs a 4xx or 5xx" },
+		{ "a: b\nx: relative/file\n", 2, "a relative path" },
+		{ "x: ~/mbox\n", 1, "a relative path" },
+		{ "x: ./mbox, \"a b\"/c\n", 1, "a relative path" },
+		{ "x: a, b c\n", 1, "not an address" },
+		{ "x: a, # no comment here\n", 1, "not an address" },
+		{ "x: b\rc\n", 1, "a control character" },
+		{ "x: b\ny\tz: c\n", 2, "a name with blanks" },
+		{ "a#b: c\n", 1, "a name with blanks" },
+		{ "A: b\n\n# c\na: d\n", 4,
+		    "alias a given again (first at line 1)" },
+		{ "\"\": x\n", 1, "bad alias name" },
+		{ "x: :include:\n", 1, ":include: needs an absolute" },
+		{ "x: \\\n", 1, "alias x has no targets" },
 	};
 	struct alias_table	 at;
 	size_t			 i;
@@ -141,6 +172,99 @@ test_refused(void)
 	memset(&at, 0, sizeof(at));
 	ok(alias_table_load(&at, path, NULL) == -1 && errno == ENOENT,
 	    "a missing file is ENOENT");
+}
+
+/* NUL bytes, long lines and too many targets, each with its line. */
+static void
+test_limits(void)
+{
+	static const char	 nul[] = "a: b\nx: c\0d, e\nf: g\n";
+	struct alias_table	 at;
+	char			*big, *p;
+	size_t			 i;
+	int			 r;
+
+	r = load_bytes(nul, sizeof(nul) - 1, &at);
+	ok(r == -1 && at.n == 0 && reported(2, "a NUL byte"),
+	    "a NUL byte is refused, not a cut line (%s)", errors);
+
+	big = malloc(200000);
+	p = big + snprintf(big, 200000, "a: b\nx: ");
+	memset(p, 'y', 70000);
+	snprintf(p + 70000, 100, "\nc: d\n");
+	r = load(big, &at);
+	ok(r == -1 && reported(2, "line longer than 65536 bytes") &&
+	    strstr(errors, ":3:") == NULL, "a long line is refused, and "
+	    "only it (%s)", errors);
+
+	p = big + snprintf(big, 200000, "x: y,\n");
+	for (i = 0; i < 4000; i++)
+		p += snprintf(p, 100, " %s%zu, /dev/null,\n",
+		    i == 0 ? "" : "u", i);
+	snprintf(p, 100, " last\n");
+	r = load(big, &at);
+	ok(r == -1 && reported(1, "entry longer than 65536 bytes"),
+	    "a long logical line is refused at its first line (%s)", errors);
+
+	p = big + snprintf(big, 200000, "x: ");
+	for (i = 0; i < 10001; i++)
+		p += snprintf(p, 100, "u%zu,", i);
+	p[-1] = '\n';
+	r = load(big, &at);
+	ok(r == -1 && reported(1, "too many targets"), "10001 targets are "
+	    "too many for one entry (%s)", errors);
+	free(big);
+}
+
+/* The quieter forms: CRLF, quotes around names and targets, path. */
+static void
+test_forms(void)
+{
+	struct alias_table	 at;
+	int			 r;
+
+	r = load("a: b\r\n\"Mixed:Case@x #1\": \"john doe\"@example.org\n"
+	    "q: \"error:451 4.3.0 busy, try later\", \":include:/etc/l\"\n"
+	    "c: \":INCLUDE: /etc/up\", \"/var/mail/with blank\"\n"
+	    "d: \"x y\", error:550 no such user\n", &at);
+	ok(r == 0 && at.n == 5, "the quieter forms load (%s)", errors);
+	ok(at.path != NULL && strcmp(at.path, path) == 0, "the table names "
+	    "its file");
+	ok(is(target(&at, "a", 0), ALIAS_ADDRESS, "b"), "CRLF line ends");
+	ok(is(target(&at, "mixed:case@x #1", 0), ALIAS_ADDRESS,
+	    "\"john doe\"@example.org"), "a quoted name with ':', '@' and "
+	    "'#', a quoted local part kept as written");
+	ok(is(target(&at, "q", 0), ALIAS_ERROR,
+	    "451 4.3.0 busy, try later") &&
+	    is(target(&at, "q", 1), ALIAS_INCLUDE, "/etc/l"),
+	    "a quoted error: keeps its comma; a quoted :include:");
+	ok(is(target(&at, "c", 0), ALIAS_INCLUDE, "/etc/up") &&
+	    is(target(&at, "c", 1), ALIAS_FILE, "/var/mail/with blank"),
+	    ":include: in capitals; a quoted file with a blank");
+	ok(is(target(&at, "d", 0), ALIAS_ADDRESS, "\"x y\"") &&
+	    is(target(&at, "d", 1), ALIAS_ERROR, "550 no such user"),
+	    "a quoted local user; error: without an enhanced code");
+	alias_table_free(&at);
+	ok(at.n == 0 && at.v == NULL && at.path == NULL, "freed is empty");
+}
+
+static void
+test_list_refused(void)
+{
+	static char	 text[] = "alice\n# c\n\nbad one\n  , /x\nrel/x\n";
+	struct alias_target	*t = NULL;
+	size_t			 n = 0;
+	FILE			*fp, *errs;
+	int			 r;
+
+	fp = fmemopen(text, strlen(text), "r");
+	errs = errors_capture();
+	r = alias_list_read(fp, "/home/a/.forward", &t, &n, errs);
+	fclose(errs);
+	fclose(fp);
+	ok(r == -1 && strstr(errors, "/home/a/.forward:4: not an address") &&
+	    strstr(errors, "/home/a/.forward:6: a relative path"),
+	    "a .forward's bad lines are reported by line (%s)", errors);
 }
 
 static void
@@ -173,7 +297,10 @@ main(void)
 	close(fd);
 	test_good();
 	test_refused();
+	test_limits();
+	test_forms();
 	test_list();
+	test_list_refused();
 	unlink(path);
 	return tap_done();
 }

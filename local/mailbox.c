@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -100,6 +101,42 @@ dotlock_try(const char *lock)
 	return -1;
 }
 
+static void
+on_alarm(int sig)
+{
+	(void)sig;	/* only to interrupt F_SETLKW */
+}
+
+/*
+ * The fcntl lock, waited for in the kernel (so the next delivery to the
+ * same mailbox starts the moment the last one is done) until an alarm
+ * at most seconds away; -1 with EWOULDBLOCK when that rings.
+ */
+static int
+fcntl_lock(int fd, int seconds)
+{
+	struct sigaction	 sa, old;
+	struct flock		 fl;
+	int			 r, saved;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: EINTR at the end */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarm(seconds);
+	r = fcntl(fd, F_SETLKW, &fl);
+	saved = errno;
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (r == -1 && saved == EINTR)
+		saved = EWOULDBLOCK;
+	errno = saved;
+	return r;
+}
+
 /*
  * Both locks within MBOX_LOCK_WAIT seconds.  *dotlocked says whether the
  * dotlock is ours to remove.
@@ -107,32 +144,22 @@ dotlock_try(const char *lock)
 static int
 mbox_lock(int fd, const char *lock, int *dotlocked)
 {
-	struct flock	 fl;
-	time_t		 until = time(NULL) + MBOX_LOCK_WAIT;
-	int		 have_fcntl = 0, r;
+	time_t	 until = time(NULL) + MBOX_LOCK_WAIT;
+	int	 r;
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
 	*dotlocked = 0;
-	for (;;) {
-		if (!have_fcntl && fcntl(fd, F_SETLK, &fl) == 0)
-			have_fcntl = 1;
-		else if (!have_fcntl && errno != EAGAIN && errno != EACCES &&
-		    errno != EINTR)
-			return -1;
-		if (have_fcntl) {
-			if ((r = dotlock_try(lock)) >= 0) {
-				*dotlocked = r;
-				return 0;
-			}
-		}
+	if (fcntl_lock(fd, MBOX_LOCK_WAIT) == -1)
+		return -1;
+	/* a reader that takes only the dotlock (or takes it first) */
+	while ((r = dotlock_try(lock)) == -1) {
 		if (time(NULL) >= until) {
 			errno = EWOULDBLOCK;
 			return -1;
 		}
 		pause_briefly();
 	}
+	*dotlocked = r;
+	return 0;
 }
 
 void

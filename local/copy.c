@@ -3,8 +3,10 @@
  *
  * Local mail is in the Unix form: LF line ends (the queue keeps CRLF),
  * Return-Path and Delivered-To first.  For an mbox (COPY_MBOX) a "From "
- * line starts it, a body line starting with "From " gets a '>' (mboxo
- * quoting, as Postfix and mail.local write it), and a blank line ends it.
+ * line starts it, any line of the message starting with "From " gets a
+ * '>' (mboxo quoting, as Postfix and mail.local write it; in the header
+ * too, where such a line would otherwise split the message for every
+ * reader), and a blank line ends it.
  */
 #include <sys/types.h>
 
@@ -115,7 +117,7 @@ delivery_copy(int fd, const struct delivery *d, int flags)
 	char		 in[65536];
 	off_t		 off = 0;
 	ssize_t		 n, i;
-	int		 bol = 1, cr = 0, in_body = 0, blank = 0;
+	int		 bol = 1, cr = 0, blank = 0;
 
 	o.fd = fd;
 	o.used = 0;
@@ -130,11 +132,9 @@ delivery_copy(int fd, const struct delivery *d, int flags)
 			}
 			if ((cr = in[i] == '\r'))
 				continue;
-			if (in[i] == '\n') {
+			if (in[i] == '\n')
 				blank = bol;
-				in_body |= bol;	/* the line ending the header */
-			} else if (bol && (flags & COPY_MBOX) && in_body &&
-			    in[i] == 'F' &&
+			else if (bol && (flags & COPY_MBOX) && in[i] == 'F' &&
 			    starts_from(d, in + i, n - i, off + i) &&
 			    out_put(&o, ">", 1) == -1)
 				return -1;

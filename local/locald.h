@@ -46,6 +46,7 @@ void	 delivery_status_set(struct delivery_status *, enum delivery_result,
 int	 delivery_copy(int, const struct delivery *, int);
 
 /* mailbox.c (in a child): an mbox file, and the /file target. */
+#define MBOX_LOCK_WAIT	10	/* seconds, for both locks */
 void	 mbox_deliver(const char *, const struct delivery *,
 	    struct delivery_status *);
 

@@ -28,7 +28,6 @@
 
 #include "locald.h"
 
-#define MBOX_LOCK_WAIT		10	/* seconds, for both locks */
 #define DOTLOCK_STALE		300	/* an older dotlock is left over */
 #define LOCK_POLL_NSEC		100000000L
 
@@ -40,18 +39,22 @@ pause_briefly(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Open path for appending, creating it if it is not there. */
+/*
+ * Open path for appending, creating it if it is not there.  O_NONBLOCK
+ * keeps a FIFO without a reader from hanging the delivery: open fails
+ * (ENXIO), or fstat below turns it away; a regular file ignores it.
+ */
 static int
 mbox_open(const char *path, struct delivery_status *st)
 {
 	struct stat	 sb;
-	int		 fd, tries;
+	int		 fd, tries, flags = O_WRONLY | O_APPEND | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 
 	for (tries = 0; tries < 3; tries++) {
-		fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(path, flags);
 		if (fd == -1 && errno == ENOENT)
-			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
-			    O_NOFOLLOW | O_CLOEXEC, 0600);
+			fd = open(path, flags | O_CREAT | O_EXCL, 0600);
 		if (fd != -1 || errno != EEXIST)
 			break;		/* EEXIST: made meanwhile, open it */
 	}
@@ -74,6 +77,12 @@ mbox_open(const char *path, struct delivery_status *st)
 		    "refused: %s", path, !S_ISREG(sb.st_mode) ?
 		    "not a regular file" : sb.st_uid != geteuid() ?
 		    "owned by someone else" : "it has more than one link");
+		close(fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		delivery_status_set(st, RESULT_TEMP, "451 4.2.0 cannot open "
+		    "mailbox %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -137,6 +146,16 @@ fcntl_lock(int fd, int seconds)
 	return r;
 }
 
+/* Seconds on a clock that a change of the date does not move. */
+static double
+monotonic_seconds(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /*
  * Both locks within MBOX_LOCK_WAIT seconds.  *dotlocked says whether the
  * dotlock is ours to remove.
@@ -144,7 +163,7 @@ fcntl_lock(int fd, int seconds)
 static int
 mbox_lock(int fd, const char *lock, int *dotlocked)
 {
-	time_t	 until = time(NULL) + MBOX_LOCK_WAIT;
+	double	 until = monotonic_seconds() + MBOX_LOCK_WAIT;
 	int	 r;
 
 	*dotlocked = 0;
@@ -152,7 +171,7 @@ mbox_lock(int fd, const char *lock, int *dotlocked)
 		return -1;
 	/* a reader that takes only the dotlock (or takes it first) */
 	while ((r = dotlock_try(lock)) == -1) {
-		if (time(NULL) >= until) {
+		if (monotonic_seconds() >= until) {
 			errno = EWOULDBLOCK;
 			return -1;
 		}

@@ -29,7 +29,8 @@ maildir_deliver(const char *dir, const struct delivery *d,
 	if (lstat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) ||
 	    sb.st_uid != geteuid())) {
 		delivery_status_set(st, RESULT_TEMP, "451 4.7.0 %s refused: "
-		    "%s", dir, !S_ISDIR(sb.st_mode) ? "not a directory" :
+		    "%s", dir, S_ISLNK(sb.st_mode) ? "a symbolic link" :
+		    !S_ISDIR(sb.st_mode) ? "not a directory" :
 		    "owned by someone else");
 		return;
 	}

@@ -163,6 +163,7 @@ t/unit/bin/test_dns: $(call objs,relayd/dns.c)
 t/unit/bin/test_dns: LDLIBS += -lresolv
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
+t/unit/bin/test_command: $(call objs,local/command.c local/copy.c)
 
 # Fuzzing (fuzz/README.md): one libFuzzer harness per parser of untrusted
 # bytes, built with clang into obj/fuzz and bin/fuzz.  A daemon's main()

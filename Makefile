@@ -164,6 +164,7 @@ t/unit/bin/test_dns: LDLIBS += -lresolv
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_mailbox: $(call objs,local/mailbox.c local/maildir.c local/copy.c)
+t/unit/bin/test_command: $(call objs,local/command.c local/copy.c)
 
 # Fuzzing (fuzz/README.md): one libFuzzer harness per parser of untrusted
 # bytes, built with clang into obj/fuzz and bin/fuzz.  A daemon's main()

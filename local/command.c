@@ -2,24 +2,33 @@
  * command.c: the |command target: the message on a program's standard
  * input, in a delivery process that already is the user the command runs
  * as (the recipient for a ~/.forward, local_alias_user for alias_file).
+ * Nothing here changes identity or logs: all it says goes into *st.
  *
- * Nothing of the envelope reaches a shell: a command runs by execve()
- * with its words as argv, and only a command line that itself holds a
- * shell metacharacter goes to /bin/sh -c, as the user wrote it (OpenSMTPD
- * CVE-2020-7247 built a shell line from a sender address).  The
- * environment is new and holds only the variables Postfix's local(8)
+ * Nothing of the envelope reaches a shell: a command line of only the
+ * characters of SAFE_CHARS runs by execve() with its words as argv, and
+ * only a line that holds anything else goes to /bin/sh -c, as the user
+ * wrote it (OpenSMTPD CVE-2020-7247 built a shell line from a sender
+ * address).  As Postfix's exec_command() does, a first word found nowhere
+ * in PATH goes to the shell too: it may be a built-in ("exit 67").
+ *
+ * The environment is new and holds only the variables Postfix's local(8)
  * sets, so procmail and maildrop wrappers find what they expect; no
  * descriptor but 0, 1 and 2 survives into the command (Postfix once
- * leaked its epoll descriptor into them); the command runs in a process
- * group of its own, killed whole at the time limit.  Its exit status is
- * read as sysexits(3), as Postfix reads it; an RFC 3463 code at the start
- * of its output says more.
+ * leaked its epoll descriptor into them); the command runs in a session
+ * and process group of its own, killed whole at the time limit.
+ *
+ * A child of ours feeds the message to the command's standard input, so
+ * that a command that stops reading cannot block us; we read the output
+ * (standard output and error together) until it ends, keep its first
+ * OUTPUT_KEEP bytes for the reply and reap the command.  Its exit status
+ * is read as sysexits(3), as Postfix's sys_exits.c reads it; an RFC 3463
+ * code at the start of its output says more (Postfix 2.3 and later).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,127 +41,243 @@
 #include "locald.h"
 #include "util.h"
 
-#define SHELL_META	"\"'`\\$;&|<>()*?[]{}~#=!\n"
-#define OUTPUT_KEEP	1024	/* of the command's output, for the reply */
-#define ARGV_MAX	64
-#define ENV_MAX		16
+/* A command line of these alone needs no shell (Postfix's set less '!=') */
+#define SAFE_CHARS	"abcdefghijklmnopqrstuvwxyz" \
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%-_+:,./"
+#define BLANKS		" \t"
 #define SEARCH_PATH	"/usr/bin:/bin"
+#define SHELL_PATH	"/bin/sh"
+#define OUTPUT_KEEP	1024	/* of the command's output, for the reply */
+#define REAP_POLL_MS	10	/* between waitpid() tries once output ended */
+
+/* What the command's process tells us when it could not exec. */
+struct exec_failure {
+	int		 setup;		/* before exec: dup2, setsid, chdir */
+	int		 error;		/* errno */
+};
+
+/* A command, ready to run: its argv and environment. */
+struct command_run {
+	char		**argv;		/* NULL: the shell's */
+	char		*words;		/* what argv points into */
+	char		*envp[12];
+	const char	*line;		/* for the shell fallback */
+	const char	*home;
+};
 
 struct exit_code {
 	int		 status;
-	int		 temporary;
-	const char	*code;		/* RFC 3463 */
+	const char	*code;		/* RFC 3463; class 4 is a retry */
 	const char	*text;
 };
 
-/* As Postfix's sys_exits.c: only these two are worth a retry. */
+/* As Postfix's sys_exits.c: only EX_OSERR and EX_TEMPFAIL are retried. */
 static const struct exit_code exit_codes[] = {
-	{ EX_USAGE, 0, "5.3.0", "command line usage error" },
-	{ EX_DATAERR, 0, "5.6.0", "data format error" },
-	{ EX_NOINPUT, 0, "5.3.0", "cannot open input" },
-	{ EX_NOUSER, 0, "5.1.1", "user unknown" },
-	{ EX_NOHOST, 0, "5.1.2", "host name unknown" },
-	{ EX_UNAVAILABLE, 0, "5.3.0", "service unavailable" },
-	{ EX_SOFTWARE, 0, "5.3.0", "internal software error" },
-	{ EX_OSERR, 1, "4.3.0", "system resource problem" },
-	{ EX_OSFILE, 0, "5.3.0", "critical operating system file missing" },
-	{ EX_CANTCREAT, 0, "5.2.0", "cannot create output file" },
-	{ EX_IOERR, 0, "5.3.0", "input/output error" },
-	{ EX_TEMPFAIL, 1, "4.3.0", "temporary failure" },
-	{ EX_PROTOCOL, 0, "5.5.0", "remote error in protocol" },
-	{ EX_NOPERM, 0, "5.7.0", "permission denied" },
-	{ EX_CONFIG, 0, "5.3.5", "local configuration error" },
+	{ EX_USAGE, "5.3.0", "command line usage error" },
+	{ EX_DATAERR, "5.6.0", "data format error" },
+	{ EX_NOINPUT, "5.3.0", "cannot open input" },
+	{ EX_NOUSER, "5.1.1", "user unknown" },
+	{ EX_NOHOST, "5.1.2", "host name unknown" },
+	{ EX_UNAVAILABLE, "5.3.0", "service unavailable" },
+	{ EX_SOFTWARE, "5.3.0", "internal software error" },
+	{ EX_OSERR, "4.3.0", "system resource problem" },
+	{ EX_OSFILE, "5.3.0", "critical OS file missing" },
+	{ EX_CANTCREAT, "5.2.0", "cannot create user output file" },
+	{ EX_IOERR, "5.3.0", "input/output error" },
+	{ EX_TEMPFAIL, "4.3.0", "temporary failure" },
+	{ EX_PROTOCOL, "5.5.0", "remote error in protocol" },
+	{ EX_NOPERM, "5.7.0", "permission denied" },
+	{ EX_CONFIG, "5.3.5", "local configuration error" },
 };
 
-/* KEY=value strings into env; -1 if a value holds a control character. */
-static int
-make_env(const struct delivery *d, char store[ENV_MAX][1100], char **env)
+static const struct exit_code *
+exit_code_find(int status)
 {
-	const char	*keys[] = { "SENDER", "RECIPIENT", "ORIGINAL_RECIPIENT",
-			    "USER", "LOGNAME", "HOME", "LOCAL", "EXTENSION",
-			    "DOMAIN", "SHELL", "PATH" };
-	const char	*values[] = { d->sender, d->recipient,
-			    d->orig_recipient, d->user, d->user, d->home,
-			    d->local, d->extension, d->domain, "/bin/sh",
-			    SEARCH_PATH };
-	size_t		 i;
+	size_t	 i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (str_has_control(values[i]))
-			return -1;
-		snprintf(store[i], sizeof(store[i]), "%s=%s", keys[i],
-		    values[i]);
-		env[i] = store[i];
+	for (i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
+		if (exit_codes[i].status == status)
+			return &exit_codes[i];
+	return NULL;
+}
+
+/* Does the command line need /bin/sh to mean what it says? */
+static int
+command_needs_shell(const char *line)
+{
+	return line[strspn(line, SAFE_CHARS BLANKS)] != '\0';
+}
+
+/* "KEY=value" into *slot; -1 (the key in *bad) for a control character. */
+static int
+env_put(char **slot, const char *key, const char *value, const char **bad)
+{
+	if (value == NULL)
+		value = "";
+	if (str_has_control(value)) {
+		*bad = key;
+		return -1;
 	}
-	env[i] = NULL;
+	if (asprintf(slot, "%s=%s", key, value) == -1) {
+		*slot = NULL;
+		*bad = NULL;
+		return -1;
+	}
 	return 0;
 }
 
-/* In the command's process: exec it, never return. */
+/* Postfix local(8)'s variables, and only those. */
+static int
+env_make(struct command_run *r, const struct delivery *d, const char **bad)
+{
+	const char	*keys[] = { "PATH", "SHELL", "HOME", "USER", "LOGNAME",
+			    "SENDER", "RECIPIENT", "LOCAL", "EXTENSION",
+			    "DOMAIN", "ORIGINAL_RECIPIENT" };
+	const char	*values[] = { SEARCH_PATH, SHELL_PATH, d->home,
+			    d->user, d->user, d->sender, d->recipient,
+			    d->local, d->extension, d->domain,
+			    d->orig_recipient };
+	size_t		 i, n = sizeof(keys) / sizeof(keys[0]);
+
+	for (i = 0; i < n; i++)
+		if (env_put(&r->envp[i], keys[i], values[i], bad) == -1)
+			return -1;
+	r->envp[n] = NULL;
+	return 0;
+}
+
+/* The words of a line without metacharacters as r->argv; -1 on ENOMEM. */
+static int
+argv_split(struct command_run *r, const char *line)
+{
+	char	*p, *w;
+	size_t	 n = 0, words = 1;
+
+	for (p = (char *)line; *p != '\0'; p++)
+		words += *p == ' ' || *p == '\t';
+	if ((r->words = strdup(line)) == NULL ||
+	    (r->argv = calloc(words + 1, sizeof(*r->argv))) == NULL)
+		return -1;
+	for (p = r->words; (w = strsep(&p, BLANKS)) != NULL;)
+		if (*w != '\0')
+			r->argv[n++] = w;
+	return 0;
+}
+
+static void
+run_free(struct command_run *r)
+{
+	size_t	 i;
+
+	for (i = 0; r->envp[i] != NULL; i++)
+		free(r->envp[i]);
+	free(r->argv);
+	free(r->words);
+}
+
 static void __attribute__((__noreturn__))
-command_exec(const char *command, const struct delivery *d, char **env)
+exec_failed(int fd, int setup)
 {
-	char		*argv[ARGV_MAX + 1], copy[4096], path[4200], *w, *p;
+	struct exec_failure	 f = { setup, errno };
+
+	ssize_t			 n;
+
+	n = write(fd, &f, sizeof(f));
+	(void)n;
+	_exit(127);
+}
+
+/* execve() in SEARCH_PATH, as execvp() would in the command's own PATH. */
+static void
+exec_search(char *const *argv, char *const *envp)
+{
+	char		 path[4096];
 	const char	*dir;
-	int		 argc = 0;
+	size_t		 n;
+	int		 denied = 0;
 
-	if (strpbrk(command, SHELL_META) != NULL) {
-		execle("/bin/sh", "sh", "-c", command, (char *)NULL, env);
-		_exit(EX_OSERR);
+	if (strchr(argv[0], '/') != NULL) {
+		execve(argv[0], argv, envp);
+		return;
 	}
-	if (strlcpy(copy, command, sizeof(copy)) >= sizeof(copy))
-		_exit(EX_USAGE);
-	for (p = copy; (w = strsep(&p, " \t")) != NULL;)
-		if (*w != '\0' && argc < ARGV_MAX)
-			argv[argc++] = w;
-	argv[argc] = NULL;
-	if (argc == 0)
-		_exit(EX_USAGE);
-	if (strchr(argv[0], '/') != NULL)
-		execve(argv[0], argv, env);
-	else
-		for (dir = SEARCH_PATH; *dir != '\0';) {
-			size_t	 n = strcspn(dir, ":");
-
-			snprintf(path, sizeof(path), "%.*s/%s", (int)n, dir,
-			    argv[0]);
-			execve(path, argv, env);
-			dir += n + (dir[n] == ':');
-		}
-	(void)d;
-	_exit(errno == ENOENT ? EX_UNAVAILABLE : EX_OSERR);
+	for (dir = SEARCH_PATH; *dir != '\0'; dir += n + (dir[n] == ':')) {
+		n = strcspn(dir, ":");
+		if (snprintf(path, sizeof(path), "%.*s/%s", (int)n, dir,
+		    argv[0]) >= (int)sizeof(path))
+			continue;
+		execve(path, argv, envp);
+		if (errno == EACCES)
+			denied = 1;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return;
+	}
+	errno = denied ? EACCES : ENOENT;
 }
 
-static pid_t
-start_command(const char *command, const struct delivery *d, char **env,
-    int in, int out)
+/*
+ * The command's process: stdin from in, stdout and stderr to out, nothing
+ * else open but the close-on-exec report descriptor, default signals, a
+ * session of its own.  Never returns.
+ */
+static void __attribute__((__noreturn__))
+command_child(const struct command_run *r, int in, int out, int report)
 {
-	pid_t	 pid;
-	int	 sig;
+	char		*sh[] = { "sh", "-c", (char *)r->line, NULL };
+	struct sigaction sa;
+	sigset_t	 none;
+	int		 sig;
 
-	if ((pid = fork()) != 0)
-		return pid;
-	setsid();
+	/* above 2 first, so that no dup2() below overwrites another one */
+	if ((in = fcntl(in, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (report = fcntl(report, F_DUPFD_CLOEXEC, 3)) == -1)
+		_exit(127);
 	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(out, 2) == -1)
-		_exit(EX_OSERR);
-	closefrom(3);
+		exec_failed(report, 1);
+	if (report != 3 && dup3(report, 3, O_CLOEXEC) == -1)
+		exec_failed(report, 1);
+	report = 3;
+	if (close_range(4, ~0U, 0) == -1)
+		closefrom(4);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
 	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	if (chdir(d->home) == -1 && chdir("/") == -1)
-		_exit(EX_OSERR);
-	command_exec(command, d, env);
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	umask(077);
+	if (setsid() == -1)
+		exec_failed(report, 1);
+	if (r->home == NULL || chdir(r->home) == -1)
+		if (chdir("/") == -1)
+			exec_failed(report, 1);
+	if (r->argv != NULL) {
+		exec_search(r->argv, r->envp);
+		/* not in PATH: perhaps a shell built-in, as Postfix has it */
+		if (errno != ENOENT || strchr(r->argv[0], '/') != NULL)
+			exec_failed(report, 0);
+	}
+	execve(SHELL_PATH, sh, r->envp);
+	exec_failed(report, 0);
 }
 
-/* Feeds the message to the command; a command may stop reading early. */
+/*
+ * Feeds the message to the command: a child, so that neither side waits
+ * on the other.  A command may stop reading early (EPIPE): its exit status
+ * says whether that was right.  Exits with the errno of any other error.
+ */
 static pid_t
-start_feeder(const struct delivery *d, int in)
+feeder_start(const struct delivery *d, int in)
 {
 	pid_t	 pid;
 
 	if ((pid = fork()) != 0)
 		return pid;
 	signal(SIGPIPE, SIG_IGN);
-	_exit(delivery_copy(in, d, 0) == -1 && errno != EPIPE ? 1 : 0);
+	if (delivery_copy(in, d, 0) == -1 && errno != EPIPE)
+		_exit(errno > 0 && errno < 256 ? errno : EIO);
+	_exit(0);
 }
 
 static long long
@@ -164,153 +289,303 @@ now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void
-keep_output(char *keep, size_t *kept, const char *buf, size_t n)
-{
-	size_t	 room = OUTPUT_KEEP - *kept;
+/* What the parent learns of one run. */
+struct command_watch {
+	int		 out;		/* the output; -1 at its end */
+	int		 report;	/* exec failures; -1 at its end */
+	struct exec_failure failure;
+	int		 failed;
+	char		 keep[OUTPUT_KEEP + 1];
+	size_t		 kept;
+};
 
-	if (n > room)
-		n = room;
-	memcpy(keep + *kept, buf, n);
-	*kept += n;
+static void
+watch_read(struct command_watch *w, int *fd)
+{
+	char		 buf[8192];
+	ssize_t		 n;
+	size_t		 room;
+
+	if ((n = read(*fd, buf, sizeof(buf))) == -1 &&
+	    (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(*fd);
+		*fd = -1;
+	} else if (fd == &w->report) {
+		if ((size_t)n >= sizeof(w->failure)) {
+			memcpy(&w->failure, buf, sizeof(w->failure));
+			w->failed = 1;
+		}
+	} else if ((room = OUTPUT_KEEP - w->kept) > 0) {
+		/* the rest is drained unread */
+		if ((size_t)n > room)
+			n = room;
+		memcpy(w->keep + w->kept, buf, n);
+		w->kept += n;
+	}
 }
 
 /*
- * Keep the first OUTPUT_KEEP bytes of the output until it ends and the
- * command has exited; 0, or -1 at the deadline.
+ * Read the output to its end and reap the command; 0, or -1 at the
+ * deadline (the command is then still there).
  */
 static int
-collect(int out, pid_t pid, long long deadline, char *keep, size_t *kept,
-    int *status)
+watch(struct command_watch *w, pid_t pid, long long deadline, int *status)
 {
-	struct pollfd	 pfd = { out, POLLIN, 0 };
-	char		 buf[4096];
-	ssize_t		 n;
+	struct pollfd	 pfd[2];
 	long long	 left;
-	int		 reading = 1, exited = 0;
+	int		 n, wait_ms = REAP_POLL_MS;
 
-	while (reading || !exited) {
-		if (!exited && waitpid(pid, status, WNOHANG) == pid)
-			exited = 1;
+	for (;;) {
 		if ((left = deadline - now_ms()) <= 0)
 			return -1;
-		if (!reading) {
-			poll(NULL, 0, left < 20 ? left : 20);
+		if (w->out == -1 && w->report == -1) {
+			if (waitpid(pid, status, WNOHANG) == pid)
+				return 0;
+			/* output closed: it is exiting; look again soon */
+			poll(NULL, 0, left < wait_ms ? left : wait_ms);
+			if (wait_ms < 200)
+				wait_ms *= 2;
 			continue;
 		}
-		if (poll(&pfd, 1, left < 50 ? left : 50) <= 0)
+		n = 0;
+		if (w->out != -1)
+			pfd[n++] = (struct pollfd){ w->out, POLLIN, 0 };
+		if (w->report != -1)
+			pfd[n++] = (struct pollfd){ w->report, POLLIN, 0 };
+		if (poll(pfd, n, left > 60000 ? 60000 : left) <= 0)
 			continue;
-		n = read(out, buf, sizeof(buf));
-		if (n > 0)
-			keep_output(keep, kept, buf, n);
-		else if (!(n == -1 && errno == EINTR))
-			reading = 0;
+		while (n-- > 0)
+			if (pfd[n].revents != 0)
+				watch_read(w, pfd[n].fd == w->out ? &w->out :
+				    &w->report);
 	}
-	return 0;
 }
 
-/* The output's first line, printable, and an RFC 3463 code it starts with. */
-static void
-output_text(char *keep, size_t kept, char *code, size_t codesize)
+/* Wait for pid, as long as EINTR says to. */
+static int
+reap(pid_t pid)
+{
+	int	 status = 0;
+
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return status;
+}
+
+/* The output as reply text: one line, printable ASCII, trimmed. */
+static char *
+output_text(char *keep, size_t kept)
 {
 	size_t	 i;
-	int	 a, b, c, n = 0;
 
 	keep[kept] = '\0';
-	keep[strcspn(keep, "\r\n")] = '\0';
-	for (i = 0; keep[i] != '\0'; i++)
-		if ((unsigned char)keep[i] < ' ' || keep[i] == 0x7f)
-			keep[i] = '?';
-	code[0] = '\0';
-	if (sscanf(keep, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 &&
-	    (a == 4 || a == 5) && (keep[n] == ' ' || keep[n] == '\0')) {
-		snprintf(code, codesize, "%d.%d.%d", a, b, c);
-		memmove(keep, keep + n + (keep[n] == ' '),
-		    strlen(keep + n + (keep[n] == ' ')) + 1);
-	}
+	for (i = 0; i < kept; i++)
+		if (keep[i] == '\n' || keep[i] == '\r' || keep[i] == '\t')
+			keep[i] = ' ';
+		else if ((unsigned char)keep[i] < ' ' ||
+		    (unsigned char)keep[i] >= 0x7f)
+			keep[i] = '_';
+	return str_trim(keep);
+}
+
+/* The length of an RFC 3463 code ("4.2.2", "5.1.1") starting s, or 0. */
+static size_t
+output_code(const char *s)
+{
+	size_t	 a, b;
+
+	if ((s[0] != '4' && s[0] != '5') || s[1] != '.')
+		return 0;
+	if ((a = strspn(s + 2, "0123456789")) < 1 || a > 3 || s[2 + a] != '.')
+		return 0;
+	b = strspn(s + 3 + a, "0123456789");
+	if (b < 1 || b > 3 || (s[3 + a + b] != '\0' && s[3 + a + b] != ' '))
+		return 0;
+	return 3 + a + b;
 }
 
 static void
-map_status(int status, char *out, const char *code, const char *command,
+status_failed(int temp, const char *code, const char *what,
+    const char *out, struct delivery_status *st)
+{
+	delivery_status_set(st, temp ? RESULT_TEMP : RESULT_PERM,
+	    "%s %s %s%s%s", temp ? "451" : "550", code, what,
+	    *out != '\0' ? ": " : "", out);
+}
+
+/* The command's exit status (and output) as a delivery status. */
+static void
+status_map(int status, char *out, struct delivery_status *st)
+{
+	const struct exit_code	*e;
+	char			 what[128], code[16];
+	size_t			 n;
+
+	if (WIFSIGNALED(status)) {
+		snprintf(what, sizeof(what), "command killed by signal %d",
+		    WTERMSIG(status));
+		status_failed(1, "4.3.0", what, out, st);
+		return;
+	}
+	if (WEXITSTATUS(status) == 0) {
+		delivery_status_set(st, RESULT_DELIVERED, "250 2.0.0 "
+		    "delivered to command");
+		return;
+	}
+	if ((n = output_code(out)) > 0) {
+		snprintf(code, sizeof(code), "%.*s", (int)n, out);
+		out += n + strspn(out + n, " ");
+		snprintf(what, sizeof(what), "%s", *out != '\0' ? out :
+		    "command failed");
+		status_failed(code[0] == '4', code, what, "", st);
+		return;
+	}
+	if ((e = exit_code_find(WEXITSTATUS(status))) != NULL) {
+		snprintf(what, sizeof(what), "%s (command exit %d)", e->text,
+		    e->status);
+		status_failed(e->code[0] == '4', e->code, what, out, st);
+		return;
+	}
+	snprintf(what, sizeof(what), "command died with status %d",
+	    WEXITSTATUS(status));
+	status_failed(0, "5.3.0", what, out, st);
+}
+
+/* The command could not start (it was not even run). */
+static void
+status_exec_failed(const struct exec_failure *f, const struct command_run *r,
     struct delivery_status *st)
 {
-	const struct exit_code	*e = NULL;
-	size_t			 i;
-	int			 temp;
+	const char	*name = r->argv != NULL ? r->argv[0] : SHELL_PATH;
 
-	(void)command;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		delivery_status_set(st, RESULT_DELIVERED, "250 2.0.0 delivered "
-		    "to command");
-		return;
-	}
-	if (WIFSIGNALED(status)) {
-		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 command killed "
-		    "by signal %d%s%s", WTERMSIG(status), *out ? ": " : "",
-		    out);
-		return;
-	}
-	for (i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
-		if (exit_codes[i].status == WEXITSTATUS(status))
-			e = &exit_codes[i];
-	if (*code != '\0')
-		temp = code[0] == '4';
+	if (f->setup)
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 cannot set "
+		    "up the command: %s", strerror(f->error));
+	else if (f->error == ENOENT || f->error == ENOTDIR)
+		delivery_status_set(st, RESULT_PERM, "550 5.3.0 command not "
+		    "found: %s", name);
+	else if (f->error == EACCES || f->error == ENOEXEC ||
+	    f->error == ELOOP || f->error == ENAMETOOLONG ||
+	    f->error == EISDIR)
+		delivery_status_set(st, RESULT_PERM, "550 5.3.0 cannot run "
+		    "the command %s: %s", name, strerror(f->error));
 	else
-		temp = e != NULL && e->temporary;
-	delivery_status_set(st, temp ? RESULT_TEMP : RESULT_PERM,
-	    "%s %s command failed: exit %d (%s)%s%s", temp ? "451" : "550",
-	    *code != '\0' ? code : e != NULL ? e->code : "5.3.0",
-	    WEXITSTATUS(status), e != NULL ? e->text : "unknown status",
-	    *out ? ": " : "", out);
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 cannot run "
+		    "the command %s: %s", name, strerror(f->error));
+}
+
+/* Start the command and its feeder, watch them, fill *st; 0 or -1. */
+static int
+command_run(const struct command_run *r, const struct delivery *d,
+    long long timeout, struct delivery_status *st)
+{
+	struct command_watch	 w;
+	int			 in[2], out[2], report[2], status, fed;
+	pid_t			 pid, feeder;
+
+	if (pipe2(in, O_CLOEXEC) == -1)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	if (pipe2(report, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	if ((pid = fork()) == 0)
+		command_child(r, in[0], out[1], report[1]);
+	close(in[0]);
+	close(out[1]);
+	close(report[1]);
+	/* forked now: it must hold neither out[1] nor report[1] */
+	feeder = pid == -1 ? -1 : feeder_start(d, in[1]);
+	close(in[1]);
+	if (pid == -1 || feeder == -1) {
+		close(out[0]);
+		close(report[0]);
+		if (pid != -1) {
+			kill(pid, SIGKILL);
+			reap(pid);
+		}
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.out = out[0];
+	w.report = report[0];
+	if (watch(&w, pid, now_ms() + timeout * 1000, &status) == -1) {
+		/* the whole group, and pid itself if not yet in it */
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		reap(pid);
+		kill(feeder, SIGKILL);
+		reap(feeder);
+		if (w.out != -1)
+			close(w.out);
+		if (w.report != -1)
+			close(w.report);
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 command "
+		    "timed out after %lld s", timeout);
+		return 0;
+	}
+	/* it has exited: the feeder is done or stuck on a pipe no one reads */
+	if (waitpid(feeder, &fed, WNOHANG) != feeder) {
+		kill(feeder, SIGKILL);
+		fed = reap(feeder);
+	}
+	if (w.failed)
+		status_exec_failed(&w.failure, r, st);
+	else if (WIFEXITED(fed) && WEXITSTATUS(fed) != 0 &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 the message "
+		    "did not reach the command: %s",
+		    strerror(WEXITSTATUS(fed)));
+	else
+		status_map(status, output_text(w.keep, w.kept), st);
+	return 0;
 }
 
 void
 command_deliver(const char *command, const struct delivery *d,
     long long timeout, struct delivery_status *st)
 {
-	char		 store[ENV_MAX][1100], *env[ENV_MAX + 1];
-	char		 keep[OUTPUT_KEEP + 1], code[16];
-	size_t		 kept = 0;
-	int		 in[2], out[2], status = 0, fstatus, timed_out;
-	pid_t		 pid, feeder;
+	struct command_run	 r;
+	const char		*bad = NULL;
 
-	if (make_env(d, store, env) == -1) {
-		delivery_status_set(st, RESULT_PERM, "550 5.3.0 a control "
-		    "character in the envelope; no command runs with it");
+	memset(&r, 0, sizeof(r));
+	r.line = command;
+	r.home = d->home;
+	if (timeout < 1)
+		timeout = 1;
+	if (command[strspn(command, BLANKS)] == '\0') {
+		delivery_status_set(st, RESULT_PERM, "550 5.3.5 an empty "
+		    "command");
 		return;
 	}
-	if (pipe(in) == -1 || pipe(out) == -1) {
-		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 pipe: %s",
-		    strerror(errno));
+	if (env_make(&r, d, &bad) == -1) {
+		if (bad != NULL)
+			delivery_status_set(st, RESULT_PERM, "550 5.3.0 a "
+			    "control character in %s; no command runs with "
+			    "it", bad);
+		else
+			delivery_status_set(st, RESULT_TEMP, "451 4.3.0 out "
+			    "of memory");
+		run_free(&r);
 		return;
 	}
-	if ((pid = start_command(command, d, env, in[0], out[1])) == -1) {
-		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 fork: %s",
-		    strerror(errno));
+	if (!command_needs_shell(command) && argv_split(&r, command) == -1) {
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 out of memory");
+		run_free(&r);
 		return;
 	}
-	close(in[0]);
-	close(out[1]);
-	feeder = start_feeder(d, in[1]);
-	close(in[1]);
-	timed_out = collect(out[0], pid, now_ms() + timeout * 1000, keep,
-	    &kept, &status) == -1;
-	close(out[0]);
-	if (timed_out) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-	}
-	if (feeder != -1) {
-		kill(feeder, SIGKILL);
-		while (waitpid(feeder, &fstatus, 0) == -1 && errno == EINTR)
-			;
-	}
-	if (timed_out) {
-		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 command timed "
-		    "out after %lld s", timeout);
-		return;
-	}
-	output_text(keep, kept, code, sizeof(code));
-	map_status(status, keep, code, command, st);
+	if (command_run(&r, d, timeout, st) == -1)
+		delivery_status_set(st, RESULT_TEMP, "451 4.3.0 cannot start "
+		    "the command: %s", strerror(errno));
+	run_free(&r);
 }

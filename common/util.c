@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -87,6 +88,16 @@ write_full(int fd, const void *buf, size_t n)
 }
 
 /* s without the blanks around it, cut in place. */
+/* Milliseconds on a clock that a change of the date does not move. */
+long long
+monotonic_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 /* Does s hold a control character (below space, or DEL)? */
 int
 str_has_control(const char *s)

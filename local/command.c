@@ -280,15 +280,6 @@ feeder_start(const struct delivery *d, int in)
 	_exit(0);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* What the parent learns of one run. */
 struct command_watch {
 	int		 out;		/* the output; -1 at its end */
@@ -338,7 +329,7 @@ watch(struct command_watch *w, pid_t pid, long long deadline, int *status)
 	int		 n, wait_ms = REAP_POLL_MS;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - monotonic_ms()) <= 0)
 			return -1;
 		if (w->out == -1 && w->report == -1) {
 			if (waitpid(pid, status, WNOHANG) == pid)
@@ -519,7 +510,7 @@ command_run(const struct command_run *r, const struct delivery *d,
 	memset(&w, 0, sizeof(w));
 	w.out = out[0];
 	w.report = report[0];
-	if (watch(&w, pid, now_ms() + timeout * 1000, &status) == -1) {
+	if (watch(&w, pid, monotonic_ms() + timeout * 1000, &status) == -1) {
 		/* the whole group, and pid itself if not yet in it */
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "locald.h"
+#include "util.h"
 
 #define DOTLOCK_STALE		300	/* an older dotlock is left over */
 #define LOCK_POLL_NSEC		100000000L
@@ -146,16 +147,6 @@ fcntl_lock(int fd, int seconds)
 	return r;
 }
 
-/* Seconds on a clock that a change of the date does not move. */
-static double
-monotonic_seconds(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Both locks within MBOX_LOCK_WAIT seconds.  *dotlocked says whether the
  * dotlock is ours to remove.
@@ -163,7 +154,7 @@ monotonic_seconds(void)
 static int
 mbox_lock(int fd, const char *lock, int *dotlocked)
 {
-	double	 until = monotonic_seconds() + MBOX_LOCK_WAIT;
+	long long until = monotonic_ms() + MBOX_LOCK_WAIT * 1000LL;
 	int	 r;
 
 	*dotlocked = 0;
@@ -171,7 +162,7 @@ mbox_lock(int fd, const char *lock, int *dotlocked)
 		return -1;
 	/* a reader that takes only the dotlock (or takes it first) */
 	while ((r = dotlock_try(lock)) == -1) {
-		if (monotonic_seconds() >= until) {
+		if (monotonic_ms() >= until) {
 			errno = EWOULDBLOCK;
 			return -1;
 		}

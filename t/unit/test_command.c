@@ -24,6 +24,7 @@
 
 #include "../../local/locald.h"
 #include "tap.h"
+#include "util.h"
 
 extern char	**environ;
 
@@ -183,10 +184,7 @@ env_is(const char *got, const struct delivery *d, int shell)
 static double
 now(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return monotonic_ms() / 1000.0;
 }
 
 static pid_t

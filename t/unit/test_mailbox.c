@@ -24,6 +24,7 @@
 
 #include "../../local/locald.h"
 #include "tap.h"
+#include "util.h"
 
 #define SENDER		"alice@example.org"
 #define RCPT		"bob@example.net"
@@ -127,10 +128,7 @@ file_size(const char *path)
 static double
 now(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return monotonic_ms() / 1000.0;
 }
 
 /* Does the mbox message at p (len bytes) hold exactly the message want? */

@@ -206,7 +206,9 @@ def test_alias_command_runs_as_the_alias_user(local):
     out = drop / "out"
     local.aliases('pipe: "|/bin/sh -c \'id -un > %s\'"' % out)
     local.ferry.submit("pipe")
-    wait_for(out.exists, timeout=20, what="the alias command's output")
+    # the shell makes the file before id writes to it
+    wait_for(lambda: out.exists() and out.read_text().endswith("\n"),
+        timeout=20, what="the alias command's output")
     assert out.read_text().strip() == "ferry-mda"
 
 
@@ -317,8 +319,8 @@ def test_command_gets_no_other_descriptor(local):
     fw.write_text('"|/bin/sh -c \'ls /proc/self/fd > %s\'"\n' % out)
     os.chown(fw, tom.uid, tom.gid)
     local.ferry.submit(tom.addr)
-    wait_for(lambda: out.exists() and out.read_text(), timeout=20,
-        what="the command's descriptor list")
+    wait_for(lambda: out.exists() and out.read_text().endswith("\n"),
+        timeout=20, what="the command's descriptor list")
     # 0, 1, 2 and the one ls opened to read the directory
     assert sorted(int(x) for x in out.read_text().split()) == [0, 1, 2, 3]
 

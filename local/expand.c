@@ -62,8 +62,7 @@ struct expansion {
 	char		 local[ADDR_LOCAL_MAX * 2 + 3];	/* no extension */
 	char		 extension[ADDR_LOCAL_MAX * 2 + 3];
 	char		 domain[ADDR_DOMAIN_MAX + 1];
-	struct delivery_status st;		/* the worst so far */
-	int		 done;			/* st holds something */
+	struct delivery_status st;		/* the worst so far, or no text */
 	char		*fwd[FORWARD_MAX];
 	size_t		 nfwd;
 	struct identity	 fwd_as;		/* who sends them on */
@@ -86,12 +85,27 @@ severity(enum delivery_result r)
 	return r == RESULT_TEMP ? 3 : r == RESULT_PERM ? 2 : 1;
 }
 
+/* Keep in *worst the worse of it and st; a status without text is none. */
+static void
+keep_worst(struct delivery_status *worst, const struct delivery_status *st)
+{
+	if (worst->text[0] == '\0' ||
+	    severity(st->result) > severity(worst->result))
+		*worst = *st;
+}
+
 static void
 merge(struct expansion *x, const struct delivery_status *st)
 {
-	if (!x->done || severity(st->result) > severity(x->st.result))
-		x->st = *st;
-	x->done = 1;
+	keep_worst(&x->st, st);
+}
+
+/* error:CODE TEXT, as a result: 4xx defers, 5xx bounces. */
+static void
+error_status(struct delivery_status *st, const char *text)
+{
+	delivery_status_set(st, text[0] == '4' ? RESULT_TEMP : RESULT_PERM,
+	    "%s", text);
 }
 
 static void
@@ -143,13 +157,6 @@ add_forward(struct expansion *x, const char *addr)
 		return;
 	}
 	x->fwd[x->nfwd++] = xstrdup(buf);
-}
-
-/* error:CODE TEXT, as a result. */
-static void
-target_error(struct expansion *x, const char *text)
-{
-	merge_set(x, text[0] == '4' ? RESULT_TEMP : RESULT_PERM, text);
 }
 
 static int
@@ -301,14 +308,6 @@ user_targets(const struct expansion *x, const struct delivery *d,
     struct delivery_status *worst);
 
 static void
-task_result(struct delivery_status *worst, const struct delivery_status *st)
-{
-	if (severity(st->result) > severity(worst->result) ||
-	    worst->text[0] == '\0')
-		*worst = *st;
-}
-
-static void
 user_include(const struct expansion *x, const struct delivery *d,
     const char *path, int out, int depth, struct delivery_status *worst)
 {
@@ -320,14 +319,14 @@ user_include(const struct expansion *x, const struct delivery *d,
 	if (depth >= INCLUDE_DEPTH) {
 		delivery_status_set(&st, RESULT_PERM, "554 5.4.6 :include: "
 		    "files nested too deep");
-		task_result(worst, &st);
+		keep_worst(worst, &st);
 		return;
 	}
 	if ((r = forward_read(path, geteuid(), &t, &n, &st)) != 1) {
 		if (r == 0)
 			delivery_status_set(&st, RESULT_TEMP, "451 4.3.0 "
 			    ":include: file %s is missing", path);
-		task_result(worst, &st);
+		keep_worst(worst, &st);
 		return;
 	}
 	user_targets(x, d, t, n, out, depth + 1, worst);
@@ -371,15 +370,14 @@ user_targets(const struct expansion *x, const struct delivery *d,
 			user_include(x, d, t[i].value, out, depth, worst);
 			continue;
 		case ALIAS_ERROR:
-			delivery_status_set(&st, t[i].value[0] == '4' ?
-			    RESULT_TEMP : RESULT_PERM, "%s", t[i].value);
+			error_status(&st, t[i].value);
 			break;
 		}
-		task_result(worst, &st);
+		keep_worst(worst, &st);
 	}
 	if (to_mailbox) {
 		deliver_mailbox(x, d, &st);
-		task_result(worst, &st);
+		keep_worst(worst, &st);
 	}
 }
 
@@ -625,8 +623,9 @@ expand_targets(struct expansion *x, const struct alias *a,
     const struct alias_target *t, size_t n, const struct identity *as,
     int depth)
 {
-	struct task	 task = { TASK_FILE, NULL, 0 };
-	size_t		 i;
+	struct task		 task = { TASK_FILE, NULL, 0 };
+	struct delivery_status	 st;
+	size_t			 i;
 
 	for (i = 0; i < n; i++)
 		switch (t[i].kind) {
@@ -656,7 +655,8 @@ expand_targets(struct expansion *x, const struct alias *a,
 			expand_include(x, a, t[i].value, as, depth);
 			break;
 		case ALIAS_ERROR:
-			target_error(x, t[i].value);
+			error_status(&st, t[i].value);
+			merge(x, &st);
 			break;
 		}
 }
@@ -731,12 +731,13 @@ local_deliver(const struct local_job *job, struct delivery_status *st)
 		expand_alias(x, a);
 	else
 		expand_user(x, x->local, 1);
-	if (x->nfwd > 0 && (!x->done || x->st.result != RESULT_TEMP)) {
+	if (x->nfwd > 0 && (x->st.text[0] == '\0' ||
+	    x->st.result != RESULT_TEMP)) {
 		log_event("event=forward id=%s to=%s addresses=%zu as=%s",
 		    job->id, log_q(x->rcpt), x->nfwd, log_q(x->fwd_as.user));
 		run_as(x, &x->fwd_as, &fwd);
 	}
-	if (!x->done)
+	if (x->st.text[0] == '\0')
 		merge_set(x, RESULT_PERM, "550 5.1.1 the alias expands to "
 		    "nothing");
 	*st = x->st;

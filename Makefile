@@ -7,6 +7,7 @@
 #   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
 #   make install        PREFIX=/usr/local DESTDIR=
+#   make deb            the Debian package, in dist/ (debian/)
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -274,11 +275,26 @@ install: all
 	test -e $(DESTDIR)/etc/ferry/ferry.conf || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
 
+# The Debian package in dist/: ferry_VERSION_ARCH.deb, its debug symbols,
+# .buildinfo and .changes.  dpkg-buildpackage starts with debian/rules
+# clean, i.e. make clean, and builds and installs through debian/rules
+# with DEPS=no.
+DEB	= dist/ferry_$(VERSION)_$(shell dpkg --print-architecture)
+deb:
+	@etc/install-deps build deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION at" \
+		    "$(VERSION)" >&2; exit 1; }
+	@mkdir -p dist
+	FERRY_DEB_DIR=dist dpkg-buildpackage -us -uc -b \
+		--buildinfo-option=-udist --buildinfo-file=$(DEB).buildinfo \
+		--changes-option=-udist --changes-file=$(DEB).changes
+
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
-	install clean
+	install deb clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

@@ -90,6 +90,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers",
         "delegate_nostart: the delegate fixture leaves delegated and "
         "smtpd stopped")
+    config.addinivalue_line("markers",
+        "host_package: installs the Debian package on this host and "
+        "purges it (t/test_deb.py); deselect with -m 'not host_package'")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -305,6 +305,8 @@ install: all
 	install -m 0755 bin/ferry-license $(DESTDIR)$(BINDIR)/
 	ln -sf ../sbin/sendmail $(DESTDIR)$(BINDIR)/mailq
 	ln -sf ../sbin/sendmail $(DESTDIR)$(BINDIR)/newaliases
+	# locald sends forwarded copies with the sendmail beside it
+	ln -sf ../../sbin/sendmail $(DESTDIR)$(LIBEXECDIR)/sendmail
 	sed -e 's|^libexec=.*|libexec=$(LIBEXECDIR)|' \
 	    -e 's|^sendmail=.*|sendmail=$(SBINDIR)/sendmail|' \
 	    -e 's|^conf=.*|conf=$(SYSCONFDIR)/ferry/ferry.conf|' \
@@ -341,6 +343,7 @@ install-users:
 # (it may hold mail).
 uninstall:
 	rm -f $(LIBEXEC_PROGS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
+	    $(DESTDIR)$(LIBEXECDIR)/sendmail \
 	    $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(SBINDIR)/ferryctl \
 	    $(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases \
 	    $(DESTDIR)$(BINDIR)/ferry-license \

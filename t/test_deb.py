@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The Debian package, installed on this host as its MTA (root only).
 
 `make deb` in a copy of the tree (the checkout's bin/ is left alone),

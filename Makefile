@@ -6,11 +6,11 @@
 #   make bench          benchmarks (figures, not pass/fail)
 #   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
+#   make deb            the Debian package, in dist/ (debian/)
 #   make install        build and install (README "Installed files"):
 #                       PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var
 #                       DESTDIR=; make install-users for the system users
 #   make uninstall      remove what install put there
-#   make deb            the Debian package, in dist/ (debian/)
 
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
@@ -284,6 +284,23 @@ bench: deps-test all
 chaos: deps-test all
 	FERRY_CHAOS_KILLS=1000 $(PYTHON) -m pytest -q -s t/test_chaos.py
 
+# The Debian package in dist/: ferry_VERSION_ARCH.deb, its debug symbols,
+# .buildinfo and .changes.  dpkg-buildpackage starts with debian/rules
+# clean, i.e. make clean, and builds and installs through debian/rules
+# with DEPS=no.
+DEB	= dist/ferry_$(VERSION)_$(shell dpkg --print-architecture)
+deb:
+	$(INSTALL_DEPS) build deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION at" \
+		    "$(VERSION)" >&2; exit 1; }
+	@mkdir -p dist
+	FERRY_DEB_DIR=dist dpkg-buildpackage -us -uc -b \
+		--buildinfo-option=-udist --buildinfo-file=$(DEB).buildinfo \
+		--changes-option=-udist --changes-file=$(DEB).changes
+
+.PHONY: deb
+
 # What install puts where (README "Installed files" lists the result).
 LIBEXEC_PROGS := queued licensed delegated webrelayd relayd locald smtpd \
 	   ferry-control
@@ -356,26 +373,11 @@ uninstall:
 		while read d; do rmdir $(DESTDIR)$(LOCALSTATEDIR)/$$d \
 		    2>/dev/null; done; true
 
-# The Debian package in dist/: ferry_VERSION_ARCH.deb, its debug symbols,
-# .buildinfo and .changes.  dpkg-buildpackage starts with debian/rules
-# clean, i.e. make clean, and builds and installs through debian/rules
-# with DEPS=no.
-DEB	= dist/ferry_$(VERSION)_$(shell dpkg --print-architecture)
-deb:
-	$(INSTALL_DEPS) build deb
-	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
-		{ echo "deb: debian/changelog is at $$v, VERSION at" \
-		    "$(VERSION)" >&2; exit 1; }
-	@mkdir -p dist
-	FERRY_DEB_DIR=dist dpkg-buildpackage -us -uc -b \
-		--buildinfo-option=-udist --buildinfo-file=$(DEB).buildinfo \
-		--changes-option=-udist --changes-file=$(DEB).changes
-
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
-	install install-dirs install-users uninstall deb clean
+	install install-dirs install-users uninstall clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

@@ -1190,9 +1190,9 @@ static const char *const manpage_head_lines[] = {
 	"stands for the value of",
 	".Cm myhostname .",
 	".Sh KEYS",
-	"The keys, in the order of the documented default file that",
+	"The keys, in the order of the commented default file that",
 	".Ic ferry-control defaults",
-	"prints:",
+	"prints, with the type and default of each:",
 	".Bl -tag -width Ds",
 	NULL
 };
@@ -1223,6 +1223,13 @@ static const char *const manpage_tail_lines[] = {
 	".Xr aliases 5 ,",
 	".Xr forward 5 ,",
 	".Xr ferry 8 ,",
+	".Xr ferry-delegated 8 ,",
+	".Xr ferry-licensed 8 ,",
+	".Xr ferry-locald 8 ,",
+	".Xr ferry-queued 8 ,",
+	".Xr ferry-relayd 8 ,",
+	".Xr ferry-smtpd 8 ,",
+	".Xr ferry-webrelayd 8 ,",
 	".Xr ferryctl 8",
 	NULL
 };

@@ -21,9 +21,9 @@ groups, MTA packages and /etc/aliases are compared with their state
 before.  Deselect with `-m 'not host_package'`.
 """
 
+import grp
 import mailbox
 import os
-import grp
 import pwd
 import re
 import secrets
@@ -48,9 +48,11 @@ STATE = ("/etc/ferry", "/var/spool/ferry", "/var/log/ferry",
 BUILD_TIMEOUT = 1200
 DPKG_TIMEOUT = 300
 LOCKED = b"locked by another process"
-# the checkout's build products and state, not copied for the build
-NOT_COPIED = shutil.ignore_patterns(".git", "bin", "obj", "run", "dist",
-    "__pycache__", ".pytest_cache")
+# the checkout's git data, build products and state, not copied for the
+# build, and the same in t/
+NOT_COPIED = {REPO: (".git", "bin", "obj", "run", "dist"),
+    REPO / "t" / "unit": ("bin",), REPO / "t" / "shim": ("bin",)}
+CACHES = ("__pycache__", ".pytest_cache")
 
 if os.geteuid() != 0:
     pytest.skip("needs root: installs the package with dpkg, makes a user "
@@ -145,7 +147,8 @@ def listening(port):
 def deb(tmp_path_factory):
     """ferry_VERSION_ARCH.deb, built by make deb in a copy of the tree."""
     src = tmp_path_factory.mktemp("deb") / "ferry"
-    shutil.copytree(REPO, src, ignore=NOT_COPIED, symlinks=True)
+    shutil.copytree(REPO, src, symlinks=True, ignore=lambda d, names:
+        [n for n in names if n in CACHES or n in NOT_COPIED.get(Path(d), ())])
     r = run(["make", "-C", src, "deb"], timeout=BUILD_TIMEOUT)
     if r.returncode != 0:
         pytest.fail("make deb: exit %d\n%s" % (r.returncode,
@@ -184,26 +187,29 @@ class Host:
         return self.user
 
     def restore(self):
+        """Purge, then put back /etc/aliases before the MTA packages
+        (their postinst reads it), then the users."""
         if run(["dpkg-query", "-W", "ferry"]).returncode == 0:
             dpkg("--purge", "--force-depends", "ferry")
-        if self.user is not None:
-            run(["userdel", self.user.pw_name])
-            Path("/var/mail", self.user.pw_name).unlink(missing_ok=True)
-            Path("/var/mail", self.user.pw_name + ".lock").unlink(
-                missing_ok=True)
-        if self.home_base is not None:
-            shutil.rmtree(self.home_base, ignore_errors=True)
+        # an answer preseeded for a package that never got installed
+        run(["debconf-communicate", "ferry"], input=b"PURGE\n")
         if self.before["aliases"] is None:
             Path("/etc/aliases").unlink(missing_ok=True)
         else:
             Path("/etc/aliases").write_bytes(self.before["aliases"])
-        remake_ferry_users(self.before)
         if self.removed_mtas:
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             subprocess.run(["apt-get", "install", "-y", "-q",
                 "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"] +
                 ["%s=%s" % nv for nv in self.removed_mtas], env=env,
                 timeout=DPKG_TIMEOUT, check=True)
+        if self.user is not None:
+            run(["userdel", self.user.pw_name])
+            for name in (self.user.pw_name, self.user.pw_name + ".lock"):
+                Path("/var/mail", name).unlink(missing_ok=True)
+        if self.home_base is not None:
+            shutil.rmtree(self.home_base, ignore_errors=True)
+        remake_ferry_users(self.before)
 
 
 @pytest.fixture(scope="module")

@@ -345,6 +345,19 @@ def test_user_mail_to_root_arrives_where_aliases_say(installed_ferry):
     assert os.stat(box).st_uid == user.pw_uid
 
 
+def test_logrotate_rotates_and_the_daemons_reopen(installed_ferry,
+        tmp_path):
+    log = Path("/var/log/ferry/queued.log")
+    owner = os.stat(log).st_uid
+    sh("logrotate", "-f", "-s", tmp_path / "status",
+        "/etc/logrotate.d/ferry")
+    assert Path("/var/log/ferry/queued.log.1").exists()
+    # the new file is the daemon's, and it writes there after the reload
+    assert os.stat(log).st_uid == owner
+    wait_for(lambda: b"event=reopen" in log.read_bytes(), timeout=30,
+        what="queued's event=reopen in the new queued.log")
+
+
 def test_admin_config_kept_on_reinstall(installed_ferry, deb):
     conf = Path("/etc/ferry/ferry.conf")
     edit = "# the admin's line (t/test_deb.py)\n"

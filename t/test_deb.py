@@ -136,6 +136,12 @@ def remake_ferry_users(before):
             "-M", "-s", shell, name)
 
 
+def conf_get(key):
+    """The installed configuration's value of key."""
+    return sh("/usr/libexec/ferry/ferry-control", "get", key) \
+        .stdout.decode().strip()
+
+
 def listening(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -274,9 +280,7 @@ def test_config_written_for_this_host_is_not_a_conffile(installed_ferry):
     assert "/etc/ferry/ferry.conf" not in conffiles
     assert "/etc/logrotate.d/ferry" in conffiles
 
-    def get(key):
-        return sh("/usr/libexec/ferry/ferry-control", "get", key) \
-            .stdout.decode().strip()
+    get = conf_get
     fqdn = sh("hostname", "--fqdn").stdout.decode().strip()
     assert get("myhostname") == fqdn
     assert get("default_route") == "mx"
@@ -356,6 +360,29 @@ def test_logrotate_rotates_and_the_daemons_reopen(installed_ferry,
     assert os.stat(log).st_uid == owner
     wait_for(lambda: b"event=reopen" in log.read_bytes(), timeout=30,
         what="queued's event=reopen in the new queued.log")
+
+
+@pytest.mark.parametrize("answer, route", [
+    ("relay.example.net", "smtp:[relay.example.net]:25"),
+    ("[relay.example.net]:587", "smtp:[relay.example.net]:587")])
+def test_debconf_smarthost_becomes_the_default_route(installed_ferry,
+        tmp_path, answer, route):
+    conf = Path("/etc/ferry/ferry.conf")
+    kept = tmp_path / "ferry.conf"
+    shutil.move(conf, kept)
+    try:
+        # the question is asked, and its answer used, for a new file
+        sh("debconf-set-selections", input=b"ferry ferry/smarthost "
+            b"string %s\n" % answer.encode())
+        r = subprocess.run(["dpkg-reconfigure", "-fnoninteractive",
+            "ferry"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=DPKG_TIMEOUT)
+        assert r.returncode == 0, r.stdout.decode(errors="replace")
+        assert conf_get("default_route") == route
+    finally:
+        shutil.move(kept, conf)
+        sh("debconf-set-selections",
+            input=b"ferry ferry/smarthost string \n")
 
 
 def test_admin_config_kept_on_reinstall(installed_ferry, deb):

@@ -279,13 +279,11 @@ def test_config_written_for_this_host_is_not_a_conffile(installed_ferry):
         .stdout.decode()
     assert "/etc/ferry/ferry.conf" not in conffiles
     assert "/etc/logrotate.d/ferry" in conffiles
-
-    get = conf_get
     fqdn = sh("hostname", "--fqdn").stdout.decode().strip()
-    assert get("myhostname") == fqdn
-    assert get("default_route") == "mx"
-    assert "127.0.0.1:25" in get("smtp_listen").split()
-    assert "localhost" in get("mydestination").split()
+    assert conf_get("myhostname") == fqdn
+    assert conf_get("default_route") == "mx"
+    assert "127.0.0.1:25" in conf_get("smtp_listen").split()
+    assert "localhost" in conf_get("mydestination").split()
 
 
 def test_man_ferry_conf_documents_every_key(installed_ferry):

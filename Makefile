@@ -7,9 +7,16 @@
 #   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
 #   make install        PREFIX=/usr/local DESTDIR=
+#   make install-units  the systemd units into UNITDIR (doc/systemd.md)
 
 PREFIX	?= /usr/local
 DESTDIR	?=
+SYSCONFDIR ?= /etc
+SBINDIR	:= $(PREFIX)/sbin
+LIBEXECDIR := $(PREFIX)/libexec/ferry
+# systemd also reads /usr/local/lib/systemd/system; the Debian package
+# passes UNITDIR=/lib/systemd/system.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 SAN	?= 0
 PYTHON	:= /usr/bin/python3
 
@@ -274,11 +281,32 @@ install: all
 	test -e $(DESTDIR)/etc/ferry/ferry.conf || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
 
+# The systemd units (doc/systemd.md), from etc/systemd/ with the paths
+# of this installation; uninstall-units removes exactly these.
+SYSTEMD_UNITS := ferry.target ferry-.service.d/ferry.conf \
+	   ferry-queued.service ferry-licensed.service ferry-delegated.service \
+	   ferry-webrelayd.service ferry-relayd.service ferry-locald.service \
+	   ferry-smtpd.service
+
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)/ferry-.service.d
+	for u in $(SYSTEMD_UNITS); do \
+		sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		    -e 's|@SBINDIR@|$(SBINDIR)|g' \
+		    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		    etc/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+
+uninstall-units:
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(SYSTEMD_UNITS))
+	-rmdir $(DESTDIR)$(UNITDIR)/ferry-.service.d
+
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
-	install clean
+	install install-units uninstall-units clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

@@ -6,24 +6,34 @@
 #   make bench          benchmarks (figures, not pass/fail)
 #   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
-#   make install        PREFIX=/usr/local DESTDIR=
+#   make install        build and install (README "Installed files"):
+#                       PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var
+#                       DESTDIR=; make install-users for the system users
+#   make uninstall      remove what install put there
 #   make install-units  the systemd units into UNITDIR (doc/systemd.md)
 
 PREFIX	?= /usr/local
-DESTDIR	?=
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+DESTDIR	?=
+BINDIR	:= $(PREFIX)/bin
 SBINDIR	:= $(PREFIX)/sbin
 LIBEXECDIR := $(PREFIX)/libexec/ferry
+DOCDIR	:= $(PREFIX)/share/doc/ferry
+# DEPS=no: never run etc/install-deps (install and package builds).
+DEPS	?= yes
 # systemd also reads /usr/local/lib/systemd/system; the Debian package
 # passes UNITDIR=/lib/systemd/system.
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SAN	?= 0
 PYTHON	:= /usr/bin/python3
+VERSION	:= $(shell cat VERSION)
 
 PKGS	:= libbsd-overlay libevent
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
+	   -DFERRY_CONF_DEFAULT='"$(SYSCONFDIR)/ferry/ferry.conf"' \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -pthread
 ifeq ($(SAN),1)
@@ -82,14 +92,16 @@ objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
 all: deps-build $(PROGS) $(UNITBIN) $(SHIMS)
 
 # Installs missing Debian packages when run as root; otherwise lists them.
+INSTALL_DEPS = @[ "$(DEPS)" = no ] || etc/install-deps
+
 deps-build:
-	@etc/install-deps build
+	$(INSTALL_DEPS) build
 
 deps-test:
-	@etc/install-deps build test users
+	$(INSTALL_DEPS) build test users
 
 deps-fuzz:
-	@etc/install-deps build fuzz
+	$(INSTALL_DEPS) build fuzz
 
 # Objects of another SAN setting live in another directory; the stamp
 # relinks bin/ when the setting changes.
@@ -98,8 +110,15 @@ deps-fuzz:
 $(OBJ)/.stamp: | deps-build
 	@mkdir -p $(OBJ) && rm -f obj/san*/.stamp && touch $@
 
+# The compiled-in configuration path follows SYSCONFDIR: .sysconfdir
+# changes, and every object is rebuilt, only when SYSCONFDIR does.
+$(shell mkdir -p $(OBJ) && \
+    [ "$$(cat $(OBJ)/.sysconfdir 2>/dev/null)" = "$(SYSCONFDIR)" ] || \
+    echo "$(SYSCONFDIR)" >$(OBJ)/.sysconfdir)
+
 $(OBJ)/%.o: %.c $(wildcard common/*.h queue/*.h relayd/*.h smtpd/*.h delegated/*.h \
-	    webrelayd/*.h control/*.h local/*.h sendmail/*.h) $(OBJ)/.stamp
+	    webrelayd/*.h control/*.h local/*.h sendmail/*.h) $(OBJ)/.stamp \
+	    $(OBJ)/.sysconfdir
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -147,9 +166,10 @@ bin/ferry-control: $(call objs,$(CONTROL) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
 
-bin/ferryctl: etc/ferryctl
+bin/ferryctl: etc/ferryctl VERSION
 	@mkdir -p bin
-	install -m 0755 $< $@
+	sed 's/^version=@VERSION@$$/version=$(VERSION)/' etc/ferryctl >$@.tmp
+	chmod 0755 $@.tmp && mv $@.tmp $@
 
 t/unit/bin/%: $(OBJ)/t/unit/%.o $(call objs,$(COMMON))
 	@mkdir -p t/unit/bin
@@ -267,19 +287,74 @@ bench: deps-test all
 chaos: deps-test all
 	FERRY_CHAOS_KILLS=1000 $(PYTHON) -m pytest -q -s t/test_chaos.py
 
+# What install puts where (README "Installed files" lists the result).
+LIBEXEC_PROGS := queued licensed delegated webrelayd relayd locald smtpd \
+	   ferry-control
+DOCS	:= README.md CHANGES LICENSE $(wildcard doc/*.md)
+CONF	:= $(DESTDIR)$(SYSCONFDIR)/ferry/ferry.conf
+# State directories, their owners and modes, as the daemons expect them
+# (doc/queue.md, doc/delegated.md); the log directory stays root's.
+STATE_DIRS := spool/ferry:ferry-queue:0700 spool/ferry/q:ferry-queue:0700 \
+	   spool/ferry/corrupt:ferry-queue:0700 lib/ferry:ferry-deleg:0700 \
+	   log/ferry:root:0755
+
+install: DEPS := no
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)/etc/ferry
-	install -m 0755 bin/queued bin/licensed bin/relayd bin/webrelayd \
-		bin/smtpd bin/locald \
-		bin/delegated bin/ferry-license bin/ferry-control \
-		bin/ferryctl \
-		$(DESTDIR)$(PREFIX)/sbin/
-	install -m 0755 bin/sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
-	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/mailq
-	ln -sf ../sbin/sendmail $(DESTDIR)$(PREFIX)/bin/newaliases
-	test -e $(DESTDIR)/etc/ferry/ferry.conf || \
-		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/ferry/ferry.conf
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/ferry $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 0755 $(LIBEXEC_PROGS:%=bin/%) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 bin/sendmail $(DESTDIR)$(SBINDIR)/
+	install -m 0755 bin/ferry-license $(DESTDIR)$(BINDIR)/
+	ln -sf ../sbin/sendmail $(DESTDIR)$(BINDIR)/mailq
+	ln -sf ../sbin/sendmail $(DESTDIR)$(BINDIR)/newaliases
+	sed -e 's|^libexec=.*|libexec=$(LIBEXECDIR)|' \
+	    -e 's|^sendmail=.*|sendmail=$(SBINDIR)/sendmail|' \
+	    -e 's|^conf=.*|conf=$(SYSCONFDIR)/ferry/ferry.conf|' \
+	    bin/ferryctl >$(DESTDIR)$(SBINDIR)/ferryctl
+	chmod 0755 $(DESTDIR)$(SBINDIR)/ferryctl
+	sed 's|/usr/local/sbin/ferryctl|$(SBINDIR)/ferryctl|' \
+	    etc/logrotate.ferry >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferry
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferry
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	test -e $(CONF) || install -m 0644 etc/ferry.conf $(CONF)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		$(MAKE) --no-print-directory install-dirs; fi
+
+# The state directories under LOCALSTATEDIR, made with their owners (as
+# root); install runs it when there is no DESTDIR, a package's maintainer
+# scripts do the same.
+install-dirs:
+	@for d in $(STATE_DIRS); do \
+		set -- $$(echo $$d | tr : ' '); \
+		if ! id -u $$2 >/dev/null 2>&1; then \
+			echo "install: $(DESTDIR)$(LOCALSTATEDIR)/$$1 not" \
+			    "made: no user $$2 (make install-users)"; \
+			continue; fi; \
+		install -d -o $$2 -g $$(id -gn $$2) -m $$3 \
+		    $(DESTDIR)$(LOCALSTATEDIR)/$$1 || exit 1; \
+	done
+
+install-users:
+	etc/install-deps users
+	@$(MAKE) --no-print-directory install-dirs
+
+# Removes what install put there.  The configuration goes only while it
+# is still the one installed; a state directory only when it is empty
+# (it may hold mail).
+uninstall:
+	rm -f $(LIBEXEC_PROGS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
+	    $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(SBINDIR)/ferryctl \
+	    $(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases \
+	    $(DESTDIR)$(BINDIR)/ferry-license \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ferry \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR)
+	if cmp -s etc/ferry.conf $(CONF); then rm -f $(CONF); \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/ferry; fi
+	-@for d in $(STATE_DIRS); do echo $${d%%:*}; done | sort -r | \
+		while read d; do rmdir $(DESTDIR)$(LOCALSTATEDIR)/$$d \
+		    2>/dev/null; done; true
 
 # The systemd units (doc/systemd.md), from etc/systemd/ with the paths
 # of this installation; uninstall-units removes exactly these.
@@ -306,7 +381,8 @@ clean:
 	rm -rf obj bin t/unit/bin t/shim/bin
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
-	install install-units uninstall-units clean
+	install install-dirs install-users uninstall install-units \
+	uninstall-units clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

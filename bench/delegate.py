@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The delegate's figures for `make bench` (bench/run.py calls rows()).
 
 queued, delegated and smtpd on a fresh directory, an aiosmtpd server as

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Local delivery benchmarks (part of `make bench`, bench/run.py).
 
 queued and locald on a spool of their own: messages of 10 KB are queued

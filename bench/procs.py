@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The processes a benchmark starts: their peak memory, and stopping them."""
 import signal
 import subprocess

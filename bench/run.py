@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Ferry benchmarks: figures, not pass/fail (`make bench`).
 
 Starts its own queued on a temporary spool and measures

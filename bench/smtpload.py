@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """SMTP load generator for the benchmarks, like Postfix's smtp-source.
 
     smtpload.py [-s SESSIONS] [-m MESSAGES] [-M PER_SESSION] [-l SIZE]

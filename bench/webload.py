@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """WebSmtp's figures for `make bench` (bench/run.py calls rows(); run
 alone, `bench/webload.py` prints just these).
 

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * addr.c: parse mail addresses (RFC 5321 section 4.1.2) and extract
  * address specifications from RFC 5322 address-list header fields.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * addr.h: the one mail address parser every Ferry program uses.
  *
  * addr_parse() accepts an RFC 5321 Mailbox (local-part "@" domain), with

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * agent.c: FETCH, WORK and REPORT for a delivery agent (relayd,
  * webrelayd), over the link to queued (qlink.c).
  *

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * agent.h: a delivery agent's link to queued.  The agent FETCHes work
  * for its channel, gets each message as a read-only descriptor with the
  * recipients due, and REPORTs one result per recipient.  When queued

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * aliases.c: reading aliases(5) in its text form, as Postfix, Sendmail
  * and OpenSMTPD write it (doc/aliases.md).
  *

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * aliases.h: the aliases(5) table in its text form, and the lists of
  * targets a ~/.forward or an :include: file holds (doc/aliases.md).
  * locald reads them to expand recipients; newaliases to check them.

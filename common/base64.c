@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * base64.c: encoding and strict decoding.  The decoder refuses what a
  * lenient one would guess at (blanks, missing padding, stray characters),
  * because its input comes from the network.

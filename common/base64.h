@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * base64.h: RFC 4648 base64, as SMTP AUTH uses it (RFC 4954).
  */
 #ifndef FERRY_BASE64_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * config.c: parse and validate ferry.conf.
  *
  * Syntax: "key = value" lines, '#' starts a comment line, blank lines are

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * config.h: ferry.conf, the one configuration file every program reads.
  *
  * Every key is declared once, in the table in config.c, with its type,
@@ -10,7 +14,10 @@
 
 #include <stdio.h>
 
+/* The Makefile sets it from SYSCONFDIR. */
+#ifndef FERRY_CONF_DEFAULT
 #define FERRY_CONF_DEFAULT	"/etc/ferry/ferry.conf"
+#endif
 
 /* delegate_connections at most: the size of delegated's pool */
 #define DELEGATE_MAX_CONNECTIONS	64

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * daemon.c: start-up steps shared by the daemons.
  */
 #include <sys/types.h>

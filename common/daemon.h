@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * daemon.h: what every Ferry daemon does the same way at start-up:
  * command line (-c FILE, -f), configuration, log, pidfile, detaching.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * ipc.c: frames over SOCK_SEQPACKET, descriptor passing, peer credentials.
  */
 #include <sys/types.h>

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * ipc.h: framing of the messages Ferry's processes exchange over
  * SOCK_SEQPACKET UNIX sockets (see doc/ipc.md).
  *

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * ipc_server.c: accept, read, dispatch and write IPC frames, for the
  * connections a daemon accepts and for those it opens to another daemon
  * without blocking (ipc_conn_connect).

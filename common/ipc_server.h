@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * ipc_server.h: Ferry's IPC on libevent: the serving side, and
  * connections a daemon opens to another without blocking.
  *

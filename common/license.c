@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license.c: reading and checking a signed licence (license.h).
  */
 #include <sys/types.h>

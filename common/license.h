@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license.h: Ferry's signed support licence.
  *
  * A licence is "key: value" lines (id, customer, issued, support-until,

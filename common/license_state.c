@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license_state.c: the fields of LICENSE_STATE (doc/ipc.md), in order:
  * u32 state, u64 days left, str id, str customer, str support-until,
  * str features, str reason, str text.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license_state.h: LICENSE_STATE, licensed's answer about the licence,
  * as licensed writes it and queued and ferry-control read it.
  */

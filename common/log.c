@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * log.c: per-daemon log files.
  *
  * The daemon opens its log directory once, before it drops privileges

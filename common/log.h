@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * log.h: one log file per daemon, one line per event.
  *
  * A line is "TIME DAEMON[PID]: event=NAME key=value ...".  Values that

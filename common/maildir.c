@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * maildir.c: one message into a Maildir: tmp/, then new/.
  *
  * The file is written in tmp/ under a unique name, fsynced, linked into

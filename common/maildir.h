@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * maildir.h: storing one message in a Maildir, for relayd's maildir:
  * routes and locald's ~/Maildir/.
  */

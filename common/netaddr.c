@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * netaddr.c: parsing and matching IP addresses and networks.
  */
 #include <sys/types.h>

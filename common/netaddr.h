@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * netaddr.h: IP addresses for policy: listener specifications
  * ("127.0.0.1:25", "[::1]:587"), networks ("10.0.0.0/8", "[::1]/128")
  * and matching a client's address against a list of networks.

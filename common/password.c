@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * password.c: hashing and checking passwords with libxcrypt.
  *
  * A new hash uses libxcrypt's strongest default method (yescrypt on

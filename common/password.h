@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * password.h: crypt(3) hashes of the SMTP AUTH users' passwords, as
  * smtpd_users_file keeps them ("name:hash" lines, ferryctl passwd).
  */

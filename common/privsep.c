@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * privsep.c: look up a daemon's user, chroot, drop root for good.
  */
 #include <sys/types.h>

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * privsep.h: dropping root.  A daemon started as root looks up its user
  * first (it needs the uid to hand over its files), does its root-only
  * work, then calls privsep_drop().  Started by anyone else it runs on as

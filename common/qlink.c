@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * qlink.c: the one connection to queued.sock of relayd, webrelayd and
  * licensed.  Connecting blocks for at most QUEUED_TIMEOUT (queued is
  * local); everything after is driven by the event loop.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * qlink.h: a daemon's connection to queued.sock, kept open: HELLO on
  * connect, every frame from queued to one callback, and a reconnect a
  * second after queued goes away (or is not there yet) or its callback

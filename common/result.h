@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * result.h: what a delivery agent reports for one recipient (REPORT in
  * doc/ipc.md), shared by queued and the agents.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * route.c: parse one route ("smtp:[host]:port", "smtp:host:port", "mx",
  * "maildir:/path/%u/Maildir").
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * route.h: how mail for a domain leaves (routes_file, default_route).
  */
 #ifndef FERRY_ROUTE_H

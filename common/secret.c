@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * secret.c: read a one-line secret file as root.
  *
  * The file must be a regular file that others can neither read nor

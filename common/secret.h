@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * secret.h: the one line of a secret file (relay_auth_file,
  * webrelay_auth_file), read by a daemon as root before it drops
  * privileges, so that only root needs to read the file.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_dialog.c: greeting, EHLO, STARTTLS and AUTH as a client.
  */
 #include <sys/types.h>

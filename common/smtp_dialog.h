@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_dialog.h: the client side of an SMTP conversation up to the
  * point where mail (or a probe) can start: greeting, EHLO (HELO if
  * refused), STARTTLS as a policy says, AUTH.  relayd delivers over it;

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_io.c: connect, TLS, write, read replies.
  *
  * Timeouts are socket timeouts (SO_RCVTIMEO, SO_SNDTIMEO) set before each

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_io.h: a blocking connection to a remote SMTP server, in clear or
  * TLS, with a timeout on every read and write.
  */

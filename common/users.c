@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * users.c: the one reader of a smtpd_users_file line, for smtpd (its
  * users table) and ferry-control (passwd rewrites the file).
  *

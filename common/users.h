@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * users.h: the lines of smtpd_users_file, as smtpd reads them and
  * `ferryctl passwd` rewrites them.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * util.c: allocation wrappers and path joining.
  */
 #include <ctype.h>

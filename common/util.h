@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * util.h: allocation wrappers and small string helpers shared by every
  * Ferry program.  The x* allocators never return NULL: running out of
  * memory is fatal, as in OpenBSD's daemons.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * workq.c: a queue of items for worker threads, and a pipe that tells
  * the event loop when some are done.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * workq.h: blocking work (fdatasync, crypt(3)) done by threads for an
  * event loop.  The loop pushes an item; a worker thread runs work() on
  * it; the loop then runs done() on it, in the loop's own thread.  work()

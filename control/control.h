@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * control.h: ferry-control's pieces.
  */
 #ifndef FERRY_CONTROL_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * delegate.c: ferry-control delegate test ADDRESS | list | status |
  * forget ADDRESS|all, through delegated's control socket.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license.c: ferry-control license, licensed's answer for people.
  */
 #include <sys/types.h>

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * cache.c: what the delegate said, so that it is asked rarely.
  *
  * Recipient answers live in a tree and in delegate_cache_file (one

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * delegated.h: the delegate daemon's shared types (doc/delegated.md).
  */
 #ifndef FERRY_DELEGATED_H

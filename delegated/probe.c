@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * probe.c: the SMTP dialogues with the delegate, run by worker threads
  * (one connection each at most, so delegate_connections threads mean
  * that many connections).

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * serve.c: delegated's event loop side: questions from smtpd and from
  * ferryctl, the cache, one probe per question in flight, the rate limit.
  */

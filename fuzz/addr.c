@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * addr.c: fuzz the address parser (common/addr.c) with every flag
  * combination, the formatter on what it accepts, and the header address
  * list reader sendmail -t uses.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * aliases.c: fuzz the aliases(5) reader (common/aliases.c) with a whole
  * file, and the same bytes as a ~/.forward.  Every alias found must be
  * found again by its name.

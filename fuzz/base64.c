@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * base64.c: fuzz the strict decoder (common/base64.c): whatever it
  * accepts must encode back to the very same text, so that each byte
  * string has exactly one spelling.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * config.c: fuzz loading a configuration file (common/config.c).  The
  * input is written to a memory file that config_load() opens by path.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * crlf.h: the harnesses' check that a file written for the queue has no
  * bare CR or LF.  whole_lines: it must also end with CRLF (a submission
  * always does; smtpd's body may stop anywhere but inside a CRLF).

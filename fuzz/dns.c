@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * dns.c: fuzz reading DNS answers (relayd/dns.c) as a recipient domain's
  * server may send them: the MX records, then the A and AAAA records.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * envelope.c: fuzz reading an envelope file (queue/envelope.c).  What
  * reads must write and read again.
  */

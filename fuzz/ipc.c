@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * ipc.c: fuzz reading an IPC frame (common/ipc.c) as a daemon reads one
  * from a peer: the header check, then fields of the types the first
  * byte chooses, then the end check.

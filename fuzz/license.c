@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * license.c: fuzz reading a licence file's fields (common/license.c),
  * with the bytes exactly as read() leaves them: no NUL after them.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * local_mbox.c: fuzz what locald makes of a message's bytes: the loop
  * evidence in its header (local/header.c) and its mbox copy
  * (local/copy.c).  In the copy no body line may start with "From ",

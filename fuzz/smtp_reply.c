@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_reply.c: fuzz reading a remote server's replies as relayd and
  * delegated do (common/smtp_io.c): the bytes stand in the read buffer,
  * and the connection ends after them.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtpd_body.c: fuzz the DATA and BDAT byte machine (smtpd/body.c).
  * The first byte chooses DATA or BDAT, normalizing or refusing bare
  * line ends, and where TCP splits the rest.  Whatever reaches the queue

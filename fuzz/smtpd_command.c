@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtpd_command.c: fuzz the parsing under smtpd's MAIL and RCPT
  * commands (smtpd/command.c): the path split from its parameters, the
  * address parser on the path, and the ESMTP parameters word by word.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * submit.c: fuzz queued's rewrite of a local submission (queue/submit.c)
  * with and without sendmail -t, which reads recipients from the To, Cc
  * and Bcc headers.  The message written must have no bare CR or LF.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * webrelay_answer.c: fuzz reading the WebSmtp service's answer
  * (webrelayd/answer.c): the first byte picks the HTTP status, the rest
  * is the body.  Every text made must be valid UTF-8 without control

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * licensed: tells the other daemons whether the support licence allows
  * WebSmtp.
  *

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * command.c: the |command target: the message on a program's standard
  * input, in a delivery process that already is the user the command runs
  * as (the recipient for a ~/.forward, local_alias_user for alias_file).

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * copy.c: the message as it goes into a mailbox, a file or a command.
  *
  * Local mail is in the Unix form: LF line ends (the queue keeps CRLF),

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * expand.c: one local recipient, from its address to its deliveries
  * (doc/local.md, "Expansion").
  *

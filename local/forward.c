@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * forward.c: reading ~/.forward and :include: files, in a process that
  * already runs as the user whose file it is (or as local_alias_user for
  * an :include: of alias_file), so the kernel's permissions apply and a

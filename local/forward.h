@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * forward.h: ~/.forward and :include: files (forward.c).
  */
 #ifndef FERRY_FORWARD_H

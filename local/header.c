@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * header.c: what locald needs from a message's header to stop loops:
  * how many Received fields it has (more than HOP_LIMIT bounces, as
  * Postfix's hopcount_limit) and which addresses its Delivered-To fields

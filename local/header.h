@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * header.h: the loop evidence in a message's header (header.c).
  */
 #ifndef FERRY_HEADER_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * locald.h: what locald's parts share (doc/local.md).
  *
  * locald keeps root only to become a recipient: every delivery runs in a

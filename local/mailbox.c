@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * mailbox.c: appending to an mbox file: a user's /var/mail/USER, or the
  * /file target of an alias or a ~/.forward.  Runs in a delivery process
  * that already is the user (expand.c), so the kernel's permissions are

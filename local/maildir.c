@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * maildir.c: a user's ~/Maildir/, in a delivery process that already is
  * the user.  The Maildir must be the user's own directory (not a link):
  * common/maildir.c then stores the message, LF line ends, Return-Path

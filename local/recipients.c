@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * recipients.c: the table of local parts that exist, for smtpd.
  *
  * smtpd is chrooted and cannot ask getpwnam(), so locald writes every

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * bounce.c: build and commit a delivery status notification.
  *
  * A bounce is a new message from the null sender to the original sender:

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * bounce.h: delivery status notifications (RFC 3464) to a message's
  * sender, committed as new messages from the null sender.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * commit.c: group commit.
  *
  * A new message's file and envelope are synced by one of a few worker

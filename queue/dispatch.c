@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * dispatch.c: queued's answers to IPC requests, one function per type.
  *
  * The private socket (other daemons, ferry-control) may create and

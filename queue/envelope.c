@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * envelope.c: read and write envelopes.
  *
  * The format is text, one "key value" per line, opening with a version

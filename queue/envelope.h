@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * envelope.h: a queued message's envelope (sender, recipients and their
  * delivery state) and its text format on disk (doc/queue.md).
  */

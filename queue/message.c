@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * message.c: the pieces of RFC 5322 text handling that local submission
  * and bounces share.  Input may end its lines any way; what queued
  * writes always ends them with CRLF.

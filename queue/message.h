@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * message.h: reading and writing RFC 5322 text, for the messages queued
  * writes itself (local submissions, bounces).
  */

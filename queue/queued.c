@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * queued: the queue daemon, the only writer of the queue.
  *
  * SUMMARY

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * queued.h: the parts of queued that share state across its files.
  */
 #ifndef FERRY_QUEUED_H

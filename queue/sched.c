@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * sched.c: when each recipient is due, and who holds it.
  *
  * A message is handed to one delivery agent at a time (owner); the

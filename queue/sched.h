@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * sched.h: queued's in-memory schedule of committed messages: which
  * recipients are due, who is delivering them, retry back-off, expiry.
  * It changes state in memory only; queued.c writes envelopes.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * store.c: message and envelope files in q/, durably.
  *
  * A message ID.msg is reserved empty with O_EXCL, written through the fd

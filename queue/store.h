@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * store.h: the queue on disk (doc/queue.md).  Only queued includes this;
  * the rest of the daemon never builds a path.  All paths are relative to
  * the spool directory, which is queued's working directory (or root).

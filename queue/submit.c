@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * submit.c: what queued adds to a local submission.
  *
  * sendmail writes the user's input, as it came, to ID.in.  At commit,

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * submit.h: turning a local submission (sendmail's raw input) into a
  * message fit for the queue.
  */

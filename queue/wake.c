@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * wake.c: telling idle delivery agents that work is due.
  *
  * A connection that got NO_WORK sleeps here until something becomes due:

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * websmtp.c: the WebSmtp policy (DESIGN.md, "A message's way through").
  *
  * A recipient relayd reports unreachable or relay-refused goes to

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * websmtp.h: queued's WebSmtp policy: when a recipient relayd could not
  * deliver goes to webrelayd instead, and the licence that allows it.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * dns.c: MX, A and AAAA lookups with the system resolver (res_query), in
  * preference order, with the RFC 5321 section 5 fallback to the domain's
  * own address when it has no MX.  Smarthosts named [host] skip MX; a name

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * dns.h: where a destination's SMTP servers are (RFC 5321 section 5).
  */
 #ifndef FERRY_DNS_H

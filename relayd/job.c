@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * job.c: a relay_job as IPC frames, master to delivery process:
  * JOB {id, route, domain, sender, size, n} with the message fd, then n
  * JOB_RCPT {index, addr}.  Both ends are relayd, but a delivery process

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * maildir.c: relayd's maildir: routes, for virtual mailboxes that are no
  * Unix accounts: the path made from the route and the local part, then
  * common/maildir.c stores the message (tmp/, fsync, new/, fsync).

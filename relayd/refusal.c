@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * refusal.c: the policy that decides whether a 5xx reply to MAIL or
  * RCPT refuses to relay (the mail may go by WebSmtp) or refuses the
  * address (the sender gets a bounce).

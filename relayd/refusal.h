@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * refusal.h: is a remote server's 5xx reply a refusal to relay?
  */
 #ifndef FERRY_REFUSAL_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * relayd.h: what relayd's master and its delivery processes share.
  */
 #ifndef FERRY_RELAYD_H

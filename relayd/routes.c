@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * routes.c: the routing table (routes_file): "domain route" per line.
  */
 #include <ctype.h>

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtp_client.c: one outgoing SMTP session (RFC 5321), the way relayd
  * uses it: open a connection to the best reachable server of a
  * destination, then deliver one message after another on it.

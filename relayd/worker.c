@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * worker.c: a delivery process.  relayd forks one per destination
  * (an MX domain, a smarthost, a Maildir route); it takes one job after
  * another from the master, keeps its SMTP connection open between them,

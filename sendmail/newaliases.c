@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * newaliases.c: `newaliases` (sendmail -bi, -I): check alias_file and
  * tell locald to read it again.
  *

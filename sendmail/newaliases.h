@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * newaliases.h: sendmail -bi (newaliases.c).
  */
 #ifndef FERRY_NEWALIASES_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * auth.c: AUTH PLAIN and LOGIN (RFC 4954, 4616).
  *
  * Credentials live only in stack buffers that are wiped after the check

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * body.c: message text on its way into the queue file.
  *
  * A byte-at-a-time state machine, so nothing depends on where TCP split

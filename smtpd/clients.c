@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * clients.c: what smtpd remembers about each client address: how many
  * sessions it has open (smtpd_max_sessions_per_ip) and how many AUTH
  * attempts failed in the current hour (smtpd_auth_ip_max_failures).  An

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * command.c: the SMTP verbs (RFC 5321, with RFC 1870 SIZE, RFC 3030
  * CHUNKING, RFC 6531 SMTPUTF8) and their replies (doc/smtpd.md).
  */

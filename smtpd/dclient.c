@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * dclient.c: smtpd's questions to delegated, on one connection opened
  * when first needed (and again after delegated restarts).  Each question
  * is answered within delegate_wait: after that the session hears

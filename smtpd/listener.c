@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * listener.c: the listening sockets (bound as root, before dropping
  * privileges) and accepting, with the total and per-address limits:
  * a client over a limit gets one 421 line and is closed at once.

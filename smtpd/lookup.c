@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * lookup.c: answers to "is this password good?" and "does this recipient
  * exist?" from the local tables.  Every caller goes through here, so a
  * delegate (another SMTP server, through delegated) can be asked instead

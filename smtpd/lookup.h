@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * lookup.h: the two questions smtpd asks about people, behind one
  * interface: "is this password good?" and "does this recipient exist?".
  * Local tables answer now; delegated (another SMTP server) can answer

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * policy.c: who may send what where.  Mail for accepted_domains and the
  * local domains (mydestination) is taken from anyone (if the recipient
  * exists); mail for anywhere else

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * qclient.c: one mail transaction with queued, on its own connection to
  * smtpd/queued.sock: CREATE (queued answers with the message file's
  * descriptor), the recipients, then COMMIT, which queued answers only

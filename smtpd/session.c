@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * session.c: one SMTP session's input and output.
  *
  * Input is parsed only while the session is not waiting (for queued, a

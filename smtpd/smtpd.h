@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * smtpd.h: the SMTP front end's shared types (see doc/smtpd.md).
  */
 #ifndef FERRY_SMTPD_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * table.c: the users table (smtpd_users_file, "name:crypt-hash" lines,
  * written by `ferryctl passwd`), the recipients table (recipients_file,
  * "user@domain" or "@domain" lines) and the local recipients table

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * table.h: smtpd's tables, read at start (as root) and again on SIGHUP
  * through directory handles kept from start-up, so a chrooted smtpd can
  * still reread them.  A table that fails to load keeps the old contents.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * tls.c: the server side's TLS context, loaded once as root.
  */
 #include <openssl/err.h>

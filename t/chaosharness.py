@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The whole suite on loopback, for t/test_chaos.py.
 
 The `chaos` fixture is a Ferry installation (conftest's `ferry_factory`)

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Test harness for Ferry.
 
 The `ferry` fixture gives each test its own installation in a temporary

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Shared pieces of delegated's tests (t/test_delegated*.py).
 
 The `delegate` fixture is a Ferry installation with an aiosmtpd delegate

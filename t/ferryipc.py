@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """A small client for Ferry's IPC framing (see doc/ipc.md).
 
 SOCK_SEQPACKET UNIX sockets; one sendmsg is one frame.  A frame is a 12-byte

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Shared pieces of relayd's tests (t/test_relay*.py).
 
 The `relay` fixture is a Ferry installation (conftest's `ferry_factory`)

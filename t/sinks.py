@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """SMTP servers on loopback for relayd's tests and the benchmark.
 
 Real servers, never mocks:

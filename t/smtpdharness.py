@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Shared pieces of smtpd's tests (t/test_smtpd_*.py).
 
 The `smtpd` fixture is a Ferry installation (conftest's `ferry_factory`)

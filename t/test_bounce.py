@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Bounces and delay warnings: RFC 3464 reports queued commits to the
 sender when recipients fail, seen from a fake relayd on queued.sock."""
 

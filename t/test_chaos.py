@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Chaos, every daemon: a steady SMTP and sendmail load goes on while a
 seeded random killer SIGKILLs one of the six daemons (with the processes
 it forked) at a random moment and `ferryctl start`s it again, over and

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """ferry.conf: parsing, errors as FILE:LINE, defaults, ferry-control check."""
 
 import os

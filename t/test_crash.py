@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Crash safety: kill -9 queued again and again while sendmail submissions
 stream in.  Every message sendmail acknowledged (exit 0) must be in the
 queue exactly once with its body intact; nothing may be duplicated; no

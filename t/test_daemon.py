@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """queued as a daemon: privileges, chroot, pidfile, signals, ping."""
 
 import os

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """delegated's first question (doc/delegated.md): are these credentials
 good?  smtpd asks its users table first, then delegated, which opens a
 fresh connection to the delegate per credential (EHLO, STARTTLS, one AUTH,

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """delegated as a daemon: configuration errors (exit 78), its user,
 SIGTERM, and passwords kept out of the logs and the cache file
 (doc/delegated.md; README, Running the daemons)."""

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """delegated's politeness and failures (doc/delegated.md): a delegate that
 is down or slow, several delegates in order, delegate_wait, delegate_rate,
 delegate_connections, one probe per question in flight."""

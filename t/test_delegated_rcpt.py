@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """delegated's second question (doc/delegated.md): would the delegate
 accept this recipient?  Recipients of delegate_recipients domains that the
 recipients table does not list are probed on a pooled connection (MAIL

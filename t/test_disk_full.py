@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """A full disk: the queue on a small tmpfs that fills up.  Below
 queue_min_free, and when a write meets ENOSPC itself (queue_min_free = 0),
 SMTP gets 452 4.3.1 and sendmail exits 75; what was acknowledged before

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Durability in order: every 250, every sendmail exit 0 and every answer
 to a delivery report comes after the syncs that make it durable.
 

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """IPC: queued's two sockets as a peer sees them.  A malformed frame closes
 only that one connection (OpenSMTPD CVE-2025-62875: one bad frame from any
 local user stopped the daemon); the public socket refuses private requests;

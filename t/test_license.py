@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """ferry-license: Ed25519 key pairs, signing and checking licences
 (common/license.c; the format is in the README, "Licence").  licensed, the
 daemon that gates WebSmtp on the licence, comes with its own issue."""

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """licensed: which licence counts, what it tells ferryctl, and that a bad
 or missing licence never stops it (README, "Licence")."""
 

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """locald: local delivery to real Unix accounts (doc/local.md).
 
 Every test makes its own users with useradd (root only; skipped with the

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """queued.log: one line per event, key=value fields, reopened on SIGHUP."""
 
 import calendar

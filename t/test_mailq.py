@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """mailq(1): the Postfix-style queue listing."""
 
 import re

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """newaliases (sendmail -bi, -I): alias_file checked, errors as FILE:LINE,
 and locald told to read it again."""
 

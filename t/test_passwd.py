@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """ferry-control passwd / ferryctl passwd: SMTP AUTH users in
 smtpd_users_file ("name:crypt-hash" lines)."""
 

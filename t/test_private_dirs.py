@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Directories a daemon makes its own: queued's queue_directory (and its
 q/ and corrupt/), relayd's Maildir base, the directory of delegated's
 delegate_cache_file.  A daemon started as root makes a missing one and

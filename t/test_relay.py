@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """relayd against real SMTP servers on loopback (t/sinks.py): what arrives
 byte for byte, several recipients per transaction, the class of every
 failure in relayd.log and mailq, retries, bounces, connection reuse,

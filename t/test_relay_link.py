@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """relayd's link to queued (common/qlink.c, common/agent.c) against a fake
 queued: the test serves run_directory/queued.sock itself and a real relayd
 connects to it.  A frame relayd cannot use (a WORK without its message,

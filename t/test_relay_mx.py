@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """relayd's MX routing (route `mx`, `smtp:host:port`, RFC 5321 section 5)
 through libresolv-wrapper: relayd runs with LD_PRELOAD=libresolv_wrapper.so
 and RESOLV_WRAPPER_HOSTS pointing at a hosts file in the test directory,

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """relayd's STARTTLS (relay_tls = none|may|encrypt|verify, CA file) and AUTH
 PLAIN/LOGIN at a smarthost, against aiosmtpd sinks on loopback."""
 

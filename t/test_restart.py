@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """queued start-up: messages survive restarts, debris is cleaned, damaged
 envelopes go to corrupt/ and are logged, never interpreted."""
 

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The scheduler, seen from a fake relayd on queued.sock: FETCH, REPORT,
 deferral and retry, flush, expiry, persistence, DELETE."""
 

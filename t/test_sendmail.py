@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """sendmail(1): local injection through queued's public submission socket."""
 
 import os

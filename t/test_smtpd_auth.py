@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd's AUTH (doc/smtpd.md, Replies): PLAIN and LOGIN with and without
 initial responses, every failure reply, the delay after a failure, the
 per-session and per-address failure limits, and passwords kept out of

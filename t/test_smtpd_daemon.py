@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd as a daemon (doc/smtpd.md, Privileges; README, Running the
 daemons): configuration errors, the user and chroot it runs in, SIGTERM,
 SIGHUP re-reading its tables, IPv6 listeners."""

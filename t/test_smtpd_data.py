@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The end of DATA and the durability of `250` (doc/smtpd.md, Data): SMTP
 smuggling variants with smtpd_bare_lf = reject and = normalize, bare CR or
 LF in DATA and BDAT, a client that disconnects mid-message, and kill -9 of

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd's connection limits (doc/smtpd.md, Replies and listener.c):
 smtpd_max_sessions and smtpd_max_sessions_per_ip, and 1000 idle sessions
 that must not stop a new client from getting its mail through."""

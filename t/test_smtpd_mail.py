@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Messages through smtpd (doc/smtpd.md, Data): what is queued behind the
 Received header, byte for byte to the sink through relayd; real clients
 (smtplib, swaks, curl); BDAT; SMTPUTF8; size and recipient limits."""

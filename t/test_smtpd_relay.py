@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd's relay control and sender policy (doc/smtpd.md, Listeners and
 Replies): accepted domains and the recipients table, mynetworks, AUTH as
 the way to relay, the address tricks that must not open a relay, MAIL on

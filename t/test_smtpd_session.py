@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd's SMTP dialogue (doc/smtpd.md, Replies): the greeting, EHLO
 keywords on each listener, the simple verbs, sequence and syntax errors,
 command-line limits, error and idle limits, pipelining, and STARTTLS with

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """submit.sock, open to every local user, against a user who misuses it:
 no spool descriptor ever reaches the user (the message comes over the
 socket in SUBMIT_DATA frames), queued itself holds max_message_size, one

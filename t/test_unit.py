@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Runs the C unit tests (t/unit/test_*.c, built by make into t/unit/bin/)
 and checks their TAP output: a plan `1..N` and N `ok` lines."""
 

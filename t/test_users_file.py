@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """smtpd_users_file as smtpd reads it and `ferryctl passwd` rewrites it:
 one reader (common/users.c), so both agree on which line is whose.  User
 names are one user in any ASCII case, passwd writes them in lower case,

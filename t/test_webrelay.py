@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """WebSmtp: when the smarthost is unreachable or refuses to relay, queued
 hands the recipients to webrelayd, which posts the message over HTTPS to
 webrelay_url (t/websink.py, a real TLS server on loopback).  What the

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """queued's WebSmtp policy, seen from a fake relayd, a fake webrelayd and
 a fake licensed on queued.sock: which results send a recipient to the
 web channel, what the licence and webrelay say, what is logged, listed

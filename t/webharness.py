@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """Shared pieces of WebSmtp's tests (t/test_webrelay.py).
 
 The `web` fixture is a Ferry installation (conftest's `ferry_factory`) set

@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """A WebSmtp service on loopback for webrelayd's tests (t/test_webrelay.py).
 
 A real HTTPS server, never a mock: http.server's ThreadingHTTPServer

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * answer.c: what the WebSmtp service's answer means for each recipient
  * (README.md, "WebSmtp: the request and the answer").
  *

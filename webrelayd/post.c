@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * post.c: one POST to the WebSmtp service, in webrelayd's worker thread.
  *
  * One libcurl handle serves every post, so the connection to the service

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * webrelayd.h: the WebSmtp agent's shared types (doc/webrelayd.md).
  */
 #ifndef FERRY_WEBRELAYD_H

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * failsync.c: an LD_PRELOAD shim for the tests.  fsync() of a directory
  * fails with EIO when FERRY_FAIL_DIRSYNC is set: "*" for every
  * directory, else only those whose path ends in its value (the path is

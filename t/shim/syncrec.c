@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * syncrec.c: an LD_PRELOAD shim for the tests that records, in order,
  * what makes a queue file durable: open (fd and path), fdatasync, fsync,
  * rename, unlink, and every IPC frame sent (its type and first field),

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * tap.h: a minimal TAP producer for the C unit tests (run by
  * t/test_unit.py).  ok(cond, name) prints "ok N - name" or "not ok N".
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_addr.c: the one address parser, on what it must accept and on the
  * relay tricks it must refuse.
  */

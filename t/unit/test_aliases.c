@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_aliases.c: the aliases(5) reader (common/aliases.c): every kind
  * of target, continuation lines both ways, quoted names, comments,
  * folding, and each refusal reported as FILE:LINE with nothing loaded.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_answer.c: the texts read from the WebSmtp service's answer reach
  * mailq and bounces, so they are whole UTF-8 characters and printable.
  */

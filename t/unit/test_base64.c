@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_base64.c: the decoder takes each byte string in exactly one
  * spelling, so a signature cannot be re-spelled and still verify.
  */

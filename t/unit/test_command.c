@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_command.c: locald's |command delivery, run as the current user in
  * a temporary directory.  The test binary is its own probe: run as
  * "test_command --probe-env FILE" (and -args, -fds) it writes what the

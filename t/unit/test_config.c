@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_config.c: ferry.conf parsing: values, defaults, and a
  * "file:line: problem" message for every kind of bad line.
  */

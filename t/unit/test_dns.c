@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_dns.c: reading DNS answers (relayd/dns.c) of any size up to what
  * TCP carries, and never past the length given.
  */

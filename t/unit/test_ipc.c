@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_ipc.c: frame encoding, the bounds checks of every reader, and
  * descriptor passing over a real SOCK_SEQPACKET socket pair.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_license.c: the licence reader on bytes exactly as read() leaves
  * them, with no NUL after them: the text sits at the end of a page whose
  * next page is unmapped, so reading one byte too far crashes the test.

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_mailbox.c: locald's mbox and Maildir delivery, in-process as the
  * current user in a temporary directory: what an mbox gets (From line,
  * trace headers, >From quoting, LF line ends, the blank line), appends,

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_password.c: a hash made by password_hash() accepts its password
  * and nothing else; locked and empty hashes accept nothing.
  */

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_refusal.c: which real servers' 5xx replies to MAIL and RCPT are
  * refusals to relay (WebSmtp may take the mail) and which refuse the
  * address (the sender gets a bounce).

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_secret.c: secret_read(), the one-line secret file reader of
  * relay_auth_file and webrelay_auth_file: the line without its end, and
  * every refusal (missing, others may read or write, too long) with the

@@ -1,4 +1,8 @@
 /*
+ * Copyright (c) 2026 The Ferry authors
+ * SPDX-License-Identifier: ISC
+ */
+/*
  * test_users.c: the one reader of smtpd_users_file lines, shared by
  * smtpd and ferryctl passwd.
  */

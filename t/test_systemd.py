@@ -1,3 +1,5 @@
+# Copyright (c) 2026 The Ferry authors
+# SPDX-License-Identifier: ISC
 """The systemd units (etc/systemd/, doc/systemd.md): installed by
 `make install-units` with this installation's paths, clean for
 `systemd-analyze verify`, one per daemon of ferryctl, each running its

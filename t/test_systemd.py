@@ -163,7 +163,7 @@ def test_unit_runs_its_daemon_in_the_foreground_with_the_config(
     assert s["ExecStart"] == ["%s/libexec/ferry/%s -f -c %s/%s" % (
         installed.prefix, daemon, installed.sysconfdir, CONF_PATH)]
     assert s["Type"] == ["exec"]
-    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["ExecReload"] == ["+/bin/kill -HUP $MAINPID"]
     u = installed.unit(service(daemon))["Unit"]
     assert u["PartOf"] == ["ferry.target"]
     assert u["ReloadPropagatedFrom"] == ["ferry.target"]
@@ -245,6 +245,17 @@ def test_writable_paths_are_the_default_directories(installed):
         assert paths == want.get(d, {dirs["log_directory"]}), d
 
 
+def reload_as_systemd(installed, daemon, pid):
+    """ExecReload as systemd runs it: within the unit's bounding set,
+    unless "+" asks for full privileges."""
+    cmd = installed.unit(service(daemon))["Service"]["ExecReload"][0]
+    argv = cmd.lstrip("+").replace("$MAINPID", str(pid)).split()
+    if not cmd.startswith("+"):
+        argv = ["setpriv", "--bounding-set",
+            bounding_set(installed, daemon), "--"] + argv
+    return run(argv)
+
+
 def bounding_set(installed, daemon):
     caps = " ".join(installed.unit(service(daemon))["Service"][
         "CapabilityBoundingSet"]).split()
@@ -257,7 +268,8 @@ def test_each_daemon_starts_within_its_bounding_set(installed,
         ferry_factory, tmp_path):
     """As root, as systemd starts them: every daemon under its unit's
     CapabilityBoundingSet answers, twice (the second time its log file
-    and directories exist and belong to its user)."""
+    and directories exist and belong to its user), and the unit's
+    ExecReload makes it reopen its log."""
     if os.geteuid() != 0:
         pytest.skip("needs root: the bounding sets limit what root may do")
     if shutil.which("setpriv") is None:
@@ -278,6 +290,12 @@ def test_each_daemon_starts_within_its_bounding_set(installed,
         for d in all_daemons():
             f.start(d, wrap=["setpriv", "--bounding-set",
                 bounding_set(installed, d), "--"])
+        for d in all_daemons():
+            n = len(f.log_events("reopen", name=d))
+            r = reload_as_systemd(installed, d, f.daemons[d].pid)
+            assert r.returncode == 0, (d, r.stderr.decode())
+            wait_for(lambda: len(f.log_events("reopen", name=d)) > n,
+                what="%s reopening its log" % d)
         f.stop_all()
         for d in all_daemons():
             assert f.daemons[d].proc.returncode == 0, \

@@ -130,6 +130,16 @@ def test_install_units_installs_every_template_with_mode_0644(installed):
             0o644, f
 
 
+def test_uninstall_units_removes_the_units_and_nothing_else(installed):
+    other = installed.unitdir / "postfix.service"
+    other.write_text("[Service]\nExecStart=/bin/true\n")
+    r = run(["make", "-s", "uninstall-units", "PREFIX=%s" %
+        installed.prefix, "SYSCONFDIR=%s" % installed.sysconfdir])
+    assert r.returncode == 0, r.stderr.decode()
+    assert sorted(p.name for p in installed.unitdir.iterdir()) == \
+        ["postfix.service"]
+
+
 def test_systemd_analyze_verify_is_clean(installed):
     need_analyze()
     r = installed.verify(*all_units())

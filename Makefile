@@ -10,6 +10,7 @@
 #                       PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var
 #                       DESTDIR=; make install-users for the system users
 #   make uninstall      remove what install put there
+#   make man            man/ferry.conf.5 from the config key table
 #   make install-units  the systemd units into UNITDIR (doc/systemd.md)
 
 PREFIX	?= /usr/local
@@ -20,6 +21,7 @@ BINDIR	:= $(PREFIX)/bin
 SBINDIR	:= $(PREFIX)/sbin
 LIBEXECDIR := $(PREFIX)/libexec/ferry
 DOCDIR	:= $(PREFIX)/share/doc/ferry
+MANDIR	?= $(PREFIX)/share/man
 # DEPS=no: never run etc/install-deps (install and package builds).
 DEPS	?= yes
 # systemd also reads /usr/local/lib/systemd/system; the Debian package
@@ -89,7 +91,7 @@ SHIMS	:= $(patsubst t/shim/%.c,t/shim/bin/%.so,$(wildcard t/shim/*.c))
 
 objs	= $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-all: deps-build $(PROGS) $(UNITBIN) $(SHIMS)
+all: deps-build $(PROGS) $(UNITBIN) $(SHIMS) man
 
 # Installs missing Debian packages when run as root; otherwise lists them.
 INSTALL_DEPS = @[ "$(DEPS)" = no ] || etc/install-deps
@@ -287,6 +289,32 @@ bench: deps-test all
 chaos: deps-test all
 	FERRY_CHAOS_KILLS=1000 $(PYTHON) -m pytest -q -s t/test_chaos.py
 
+# The manual pages, by section.  ferry.conf.5 is made from the key table
+# (ferry-control manpage) and is not in git.
+MAN1	:= ferry-license.1 mailq.1 newaliases.1 sendmail.1
+MAN5	:= aliases.5 ferry.conf.5 forward.5
+MAN8	:= ferry.8 ferryctl.8 ferry-delegated.8 ferry-licensed.8 \
+	   ferry-locald.8 ferry-queued.8 ferry-relayd.8 ferry-smtpd.8 \
+	   ferry-webrelayd.8
+MANPAGES := $(MAN1:%=man/%) $(MAN5:%=man/%) $(MAN8:%=man/%)
+MAN_INSTALLED := $(MAN1:%=$(MANDIR)/man1/%) $(MAN5:%=$(MANDIR)/man5/%) \
+	   $(MAN8:%=$(MANDIR)/man8/%)
+
+man: man/ferry.conf.5
+
+man/ferry.conf.5: bin/ferry-control
+	bin/ferry-control manpage >$@.tmp && mv $@.tmp $@
+
+install-man: man
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN1:%=man/%) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5:%=man/%) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8:%=man/%) $(DESTDIR)$(MANDIR)/man8/
+
+uninstall-man:
+	rm -f $(MAN_INSTALLED:%=$(DESTDIR)%)
+
 # What install puts where (README "Installed files" lists the result).
 LIBEXEC_PROGS := queued licensed delegated webrelayd relayd locald smtpd \
 	   ferry-control
@@ -299,7 +327,7 @@ STATE_DIRS := spool/ferry:ferry-queue:0700 spool/ferry/q:ferry-queue:0700 \
 	   log/ferry:root:0755
 
 install: DEPS := no
-install: all
+install: all install-man
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/ferry $(DESTDIR)$(SYSCONFDIR)/logrotate.d
@@ -342,7 +370,7 @@ install-users:
 # Removes what install put there.  The configuration goes only while it
 # is still the one installed; a state directory only when it is empty
 # (it may hold mail).
-uninstall:
+uninstall: uninstall-man
 	rm -f $(LIBEXEC_PROGS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
 	    $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(SBINDIR)/ferryctl \
 	    $(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases \
@@ -378,11 +406,11 @@ uninstall-units:
 	-rmdir $(DESTDIR)$(UNITDIR)/ferry-.service.d
 
 clean:
-	rm -rf obj bin t/unit/bin t/shim/bin
+	rm -rf obj bin t/unit/bin t/shim/bin man/ferry.conf.5
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
-	install install-dirs install-users uninstall install-units \
-	uninstall-units clean
+	install install-dirs install-users uninstall man install-man \
+	uninstall-man install-units uninstall-units clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

@@ -7,7 +7,7 @@
  *
  * Every key is declared once, in the table in config.c, with its type,
  * default and description; that table also prints the documented default
- * file (etc/ferry.conf is its output).
+ * file (etc/ferry.conf is its output) and the manual page ferry.conf(5).
  */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
@@ -124,6 +124,7 @@ int	 config_load(struct config *, const char *);
 int	 config_value(const struct config *, const char *, char *, size_t);
 int	 config_where(const struct config *, const char *, char *, size_t);
 void	 config_print_defaults(FILE *);
+void	 config_print_manpage(FILE *);
 void	 config_free(struct config *);
 
 #endif

@@ -6,14 +6,15 @@
  * ferry-control: the IPC side of ferryctl.
  *
  * SUMMARY
- *	ferry-control [-c file] check | defaults | get KEY | ping DAEMON |
- *	    flush | delete ID | passwd [-d] USER |
+ *	ferry-control [-c file] check | defaults | manpage | get KEY |
+ *	    ping DAEMON | flush | delete ID | passwd [-d] USER |
  *	    delegate test ADDRESS | delegate list | delegate forget ADDRESS|all |
  *	    license
  *
  * DESCRIPTION
  *	check		validate the configuration ("file:line: problem")
  *	defaults	print the documented default configuration
+ *	manpage		print ferry.conf(5), in mdoc(7), from the same table
  *	get KEY		print a configuration value
  *	ping DAEMON	exit 0 if DAEMON answers on run_directory/DAEMON.sock
  *	flush		make every deferred recipient due now
@@ -68,7 +69,7 @@ static void __attribute__((__noreturn__))
 usage(void)
 {
 	fprintf(stderr, "usage: ferry-control [-c file] check | defaults | "
-	    "get key |\n"
+	    "manpage | get key |\n"
 	    "                     ping daemon | flush | delete id | "
 	    "passwd [-d] user |\n"
 	    "                     delegate test address | delegate list | "
@@ -490,6 +491,10 @@ main(int argc, char **argv)
 	verb = argv[0];
 	if (strcmp(verb, "defaults") == 0 && argc == 1) {
 		config_print_defaults(stdout);
+		return EX_OK;
+	}
+	if (strcmp(verb, "manpage") == 0 && argc == 1) {
+		config_print_manpage(stdout);
 		return EX_OK;
 	}
 	if (config_load(&conf, path) == -1)

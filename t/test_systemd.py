@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: ISC
 """The systemd units (etc/systemd/, doc/systemd.md): installed by
 `make install-units` with this installation's paths, clean for
-`systemd-analyze verify`, one per daemon of ferryctl, each running its
-daemon in the foreground with the configuration; the capability bounding
-set of each unit enough for its daemon to start as root, and again once
-its log file belongs to its user; Ferry's sendmail working under
-NoNewPrivileges, as from a hardened service.
+`systemd-analyze verify` (with their manual pages), one per daemon of
+ferryctl, each running its daemon in the foreground with the
+configuration; the capability bounding set of each unit enough for its
+daemon to start as root, and again once its log file belongs to its
+user; Ferry's sendmail working under NoNewPrivileges, as from a hardened
+service.
 
 systemd need not run: verify reads the units from a temporary unit
 directory (SYSTEMD_UNIT_PATH), whose ExecStart programs are links to
@@ -61,15 +62,17 @@ def parse_unit(text, into=None):
 
 
 class Installed:
-    """make install-units PREFIX=tmp SYSCONFDIR=tmp/etc, with the
-    programs the units name leading to bin/."""
+    """make install-units install-man PREFIX=tmp SYSCONFDIR=tmp/etc, with
+    the programs the units name leading to bin/."""
 
     def __init__(self, root):
         self.prefix = root
         self.sysconfdir = root / "etc"
         self.unitdir = root / "lib" / "systemd" / "system"
-        r = run(["make", "-s", "install-units", "PREFIX=%s" % root,
-            "SYSCONFDIR=%s" % self.sysconfdir], timeout=60)
+        self.mandir = root / "share" / "man"
+        r = run(["make", "-s", "install-units", "install-man",
+            "PREFIX=%s" % root, "SYSCONFDIR=%s" % self.sysconfdir],
+            timeout=60)
         assert r.returncode == 0, r.stderr.decode()
         (root / "libexec" / "ferry").mkdir(parents=True)
         (root / "sbin").mkdir()
@@ -93,11 +96,13 @@ class Installed:
         return u
 
     def verify(self, *names):
-        env = dict(os.environ, SYSTEMD_UNIT_PATH="%s:" % self.unitdir)
-        # the manual pages are checked where they are built
-        return subprocess.run(["systemd-analyze", "verify", "--man=no",
-            *names], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, timeout=60, cwd=str(self.unitdir))
+        """systemd-analyze verify, which also runs man(1) on each unit's
+        Documentation= page among those installed."""
+        env = dict(os.environ, SYSTEMD_UNIT_PATH="%s:" % self.unitdir,
+            MANPATH=str(self.mandir))
+        return subprocess.run(["systemd-analyze", "verify", *names],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            timeout=60, cwd=str(self.unitdir))
 
 
 @pytest.fixture
@@ -114,9 +119,10 @@ def all_units():
 
 
 def need_analyze():
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze not installed (package systemd, "
-            "etc/install-deps test)")
+    for prog, pkg in (("systemd-analyze", "systemd"), ("man", "man-db")):
+        if shutil.which(prog) is None:
+            pytest.skip("%s not installed (package %s, etc/install-deps "
+                "test)" % (prog, pkg))
 
 
 def test_install_units_installs_every_template_with_mode_0644(installed):
@@ -147,15 +153,16 @@ def test_systemd_analyze_verify_is_clean(installed):
 
 
 def test_verify_reports_a_broken_unit(installed):
-    """The check above can fail: a unit with a bad key and a missing
-    program is reported."""
+    """The check above can fail: a unit with a bad value, a missing
+    program and a manual page that does not exist is reported."""
     need_analyze()
     u = installed.unitdir / service("relayd")
     u.write_text(u.read_text().replace("ExecStart=",
-        "Restart=sometimes\nExecStart=/nonexistent", 1))
-    r = installed.verify(*all_units())
-    assert b"ferry-relayd.service" in r.stdout, r.stdout.decode()
-    assert b"/nonexistent" in r.stdout, r.stdout.decode()
+        "Restart=sometimes\nExecStart=/nonexistent", 1).replace(
+        "man:ferry-relayd(8)", "man:ferry-relay(8)"))
+    out = installed.verify(*all_units()).stdout.decode()
+    for what in ("sometimes", "/nonexistent", "ferry-relay(8)"):
+        assert what in out, out
 
 
 def test_every_daemon_has_a_unit_and_the_target_wants_it(installed):

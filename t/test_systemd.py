@@ -105,9 +105,16 @@ class Installed:
             timeout=60, cwd=str(self.unitdir))
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """One installation for the tests that only read it."""
+    return Installed(tmp_path_factory.mktemp("units"))
+
+
 @pytest.fixture
-def installed(tmp_path):
-    return Installed(tmp_path)
+def fresh(tmp_path):
+    """An installation of this test's own, to change."""
+    return Installed(tmp_path / "units")
 
 
 def service(d):
@@ -136,13 +143,13 @@ def test_install_units_installs_every_template_with_mode_0644(installed):
             0o644, f
 
 
-def test_uninstall_units_removes_the_units_and_nothing_else(installed):
-    other = installed.unitdir / "postfix.service"
+def test_uninstall_units_removes_the_units_and_nothing_else(fresh):
+    other = fresh.unitdir / "postfix.service"
     other.write_text("[Service]\nExecStart=/bin/true\n")
-    r = run(["make", "-s", "uninstall-units", "PREFIX=%s" %
-        installed.prefix, "SYSCONFDIR=%s" % installed.sysconfdir])
+    r = run(["make", "-s", "uninstall-units", "PREFIX=%s" % fresh.prefix,
+        "SYSCONFDIR=%s" % fresh.sysconfdir])
     assert r.returncode == 0, r.stderr.decode()
-    assert sorted(p.name for p in installed.unitdir.iterdir()) == \
+    assert sorted(p.name for p in fresh.unitdir.iterdir()) == \
         ["postfix.service"]
 
 
@@ -152,15 +159,15 @@ def test_systemd_analyze_verify_is_clean(installed):
     assert r.returncode == 0 and r.stdout == b"", r.stdout.decode()
 
 
-def test_verify_reports_a_broken_unit(installed):
+def test_verify_reports_a_broken_unit(fresh):
     """The check above can fail: a unit with a bad value, a missing
     program and a manual page that does not exist is reported."""
     need_analyze()
-    u = installed.unitdir / service("relayd")
+    u = fresh.unitdir / service("relayd")
     u.write_text(u.read_text().replace("ExecStart=",
         "Restart=sometimes\nExecStart=/nonexistent", 1).replace(
         "man:ferry-relayd(8)", "man:ferry-relay(8)"))
-    out = installed.verify(*all_units()).stdout.decode()
+    out = fresh.verify(*all_units()).stdout.decode()
     for what in ("sometimes", "/nonexistent", "ferry-relay(8)"):
         assert what in out, out
 

@@ -347,7 +347,7 @@ def test_sendmail_queues_mail_under_no_new_privs(ferry):
     """A service with NoNewPrivileges=yes (most hardened units) can still
     send mail: Ferry's sendmail needs no privilege to gain."""
     user = "nobody" if os.geteuid() == 0 else None
-    uid = 65534 if user else os.getuid()
+    uid = pwd.getpwnam(user).pw_uid if user else os.getuid()
     r = run(no_new_privs(user) + [BIN / "sendmail", "-C", ferry.conf_path,
         "rcpt@example.test"], input=conftest.make_message("hi\n"))
     assert r.returncode == 0, r.stderr.decode()

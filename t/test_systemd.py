@@ -153,6 +153,24 @@ def test_uninstall_units_removes_the_units_and_nothing_else(fresh):
         ["postfix.service"]
 
 
+def test_make_install_puts_every_program_a_unit_runs_in_place(tmp_path):
+    """With the default paths, make install and make install-units into
+    one DESTDIR: each ExecStart and ExecCondition names a program that
+    make install put there."""
+    for target in ("install", "install-units"):
+        r = run(["make", "-s", target, "DESTDIR=%s" % tmp_path],
+            timeout=300)
+        assert r.returncode == 0, r.stderr.decode()
+    unitdir = tmp_path / "usr" / "local" / "lib" / "systemd" / "system"
+    for d in all_daemons():
+        text = (unitdir / service(d)).read_text()
+        progs = re.findall(r"^Exec(?:Start|Condition)=(\S+)", text, re.M)
+        assert len(progs) >= 1, d
+        for prog in progs:
+            path = tmp_path / prog.lstrip("/")
+            assert path.is_file() and os.access(path, os.X_OK), prog
+
+
 def test_systemd_analyze_verify_is_clean(installed):
     need_analyze()
     r = installed.verify(*all_units())

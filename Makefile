@@ -327,7 +327,7 @@ STATE_DIRS := spool/ferry:ferry-queue:0700 spool/ferry/q:ferry-queue:0700 \
 	   log/ferry:root:0755
 
 install: DEPS := no
-install: all install-man
+install: all install-man install-units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/ferry $(DESTDIR)$(SYSCONFDIR)/logrotate.d
@@ -370,7 +370,7 @@ install-users:
 # Removes what install put there.  The configuration goes only while it
 # is still the one installed; a state directory only when it is empty
 # (it may hold mail).
-uninstall: uninstall-man
+uninstall: uninstall-man uninstall-units
 	rm -f $(LIBEXEC_PROGS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
 	    $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(SBINDIR)/ferryctl \
 	    $(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases \

@@ -12,6 +12,7 @@
 #                       DESTDIR=; make install-users for the system users
 #   make uninstall      remove what install put there
 #   make man            man/ferry.conf.5 from the config key table
+#   make install-units  the systemd units into UNITDIR (doc/systemd.md)
 
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
@@ -24,6 +25,9 @@ DOCDIR	:= $(PREFIX)/share/doc/ferry
 MANDIR	?= $(PREFIX)/share/man
 # DEPS=no: never run etc/install-deps (install and package builds).
 DEPS	?= yes
+# systemd also reads /usr/local/lib/systemd/system; the Debian package
+# passes UNITDIR=/lib/systemd/system.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 SAN	?= 0
 PYTHON	:= /usr/bin/python3
 VERSION	:= $(shell cat VERSION)
@@ -341,7 +345,7 @@ STATE_DIRS := spool/ferry:ferry-queue:0700 spool/ferry/q:ferry-queue:0700 \
 	   log/ferry:root:0755
 
 install: DEPS := no
-install: all install-man
+install: all install-man install-units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/ferry $(DESTDIR)$(SYSCONFDIR)/logrotate.d
@@ -386,7 +390,7 @@ install-users:
 # Removes what install put there.  The configuration goes only while it
 # is still the one installed; a state directory only when it is empty
 # (it may hold mail).
-uninstall: uninstall-man
+uninstall: uninstall-man uninstall-units
 	rm -f $(LIBEXEC_PROGS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
 	    $(DESTDIR)$(LIBEXECDIR)/sendmail \
 	    $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(SBINDIR)/ferryctl \
@@ -401,12 +405,33 @@ uninstall: uninstall-man
 		while read d; do rmdir $(DESTDIR)$(LOCALSTATEDIR)/$$d \
 		    2>/dev/null; done; true
 
+# The systemd units (doc/systemd.md), from etc/systemd/ with the paths
+# of this installation; uninstall-units removes exactly these.
+SYSTEMD_UNITS := ferry.target ferry-.service.d/ferry.conf \
+	   ferry-queued.service ferry-licensed.service ferry-delegated.service \
+	   ferry-webrelayd.service ferry-relayd.service ferry-locald.service \
+	   ferry-smtpd.service
+
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)/ferry-.service.d
+	for u in $(SYSTEMD_UNITS); do \
+		sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		    -e 's|@SBINDIR@|$(SBINDIR)|g' \
+		    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		    etc/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+
+uninstall-units:
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(SYSTEMD_UNITS))
+	-rmdir $(DESTDIR)$(UNITDIR)/ferry-.service.d
+
 clean:
 	rm -rf obj bin t/unit/bin t/shim/bin man/ferry.conf.5
 
 .PHONY: all deps-build deps-test deps-fuzz run stop test bench chaos fuzz \
 	install install-dirs install-users uninstall man install-man \
-	uninstall-man clean
+	uninstall-man install-units uninstall-units clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
 .SECONDARY:

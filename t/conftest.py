@@ -480,10 +480,12 @@ class Ferry:
         pw = pwd.getpwnam(self.daemon_user(name))
         return pw.pw_uid, pw.pw_gid
 
-    def start(self, name="queued", wait=True, args=(), env=None):
+    def start(self, name="queued", wait=True, args=(), env=None, wrap=()):
         """Start bin/NAME -f -c CONF.  env: extra environment variables
         for this daemon, remembered for later start()s and restart()s of
-        it (env={} forgets them).  relayd needs queued running first."""
+        it (env={} forgets them).  wrap: a command that execs the daemon
+        (e.g. setpriv with its options).  relayd needs queued running
+        first."""
         if name in self.daemons and self.daemons[name].alive():
             raise RuntimeError("%s is already running" % name)
         exe = BIN / name
@@ -501,7 +503,7 @@ class Ferry:
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
             err.write(b"--- start %f\n" % time.time())
             err.flush()
-            proc = subprocess.Popen([str(exe), "-f", "-c",
+            proc = subprocess.Popen([*wrap, str(exe), "-f", "-c",
                 str(self.conf_path), *map(str, args)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 cwd=str(self.base),

@@ -312,7 +312,19 @@ def test_users_and_state_directories(installed_ferry):
             stat.S_IMODE(st.st_mode)) == (owner, mode), path
 
 
+def test_units_verify_clean(installed_ferry):
+    units = ["/lib/systemd/system/ferry.target"] + sorted(
+        str(p) for p in Path("/lib/systemd/system").glob("ferry-*.service"))
+    assert len(units) == 8
+    r = run(["systemd-analyze", "verify"] + units, timeout=60)
+    assert (r.returncode, r.stdout + r.stderr) == (0, b"")
+
+
 def test_daemons_run_and_smtpd_greets_on_port_25(installed_ferry):
+    if os.path.isdir("/run/systemd/system"):
+        # the postinst started ferry.target, which started each daemon
+        sh("systemctl", "is-active", "ferry.target", "ferry-queued",
+            "ferry-relayd", "ferry-locald", "ferry-smtpd")
     r = sh("ferryctl", "status")
     out = r.stdout.decode()
     for d in ("queued", "relayd", "locald", "smtpd"):

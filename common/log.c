@@ -144,6 +144,18 @@ log_q(const char *s)
 	return b;
 }
 
+/*
+ * One write(2) per line, so that the lines of a daemon's processes stay
+ * whole in their shared O_APPEND file.  A line that cannot be written has
+ * nowhere else to be reported: it is lost.
+ */
+static void
+log_put(int fd, const char *line, size_t len)
+{
+	if (write(fd, line, len) == -1)
+		return;
+}
+
 /* Write one finished line (without prefix and newline) everywhere it goes. */
 static void
 log_write(int prio, const char *text)
@@ -164,9 +176,9 @@ log_write(int prio, const char *text)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	if (log_fd != -1)
-		(void)write(log_fd, line, n);
+		log_put(log_fd, line, n);
 	if (log_fd == -1 || log_foreground)
-		(void)write(STDERR_FILENO, line, n);
+		log_put(STDERR_FILENO, line, n);
 	if (log_syslog)
 		syslog(prio, "%s", text);
 }

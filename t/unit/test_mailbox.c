@@ -339,9 +339,9 @@ test_mbox_refused(void)
 	int			 fd;
 
 	fd = open(path_in("victim"), O_WRONLY | O_CREAT, 0600);
-	write(fd, "untouched\n", 10);
+	must(write(fd, "untouched\n", 10) == 10, "write");
 	close(fd);
-	symlink(path_in("victim"), path_in("symlink"));
+	must(symlink(path_in("victim"), path_in("symlink")) == 0, "symlink");
 	mbox_deliver(path_in("symlink"), &d1, &st);
 	p = file_read(path_in("victim"), &len);
 	ok(st.result == RESULT_TEMP && strstr(st.text, "symbolic link") &&
@@ -351,7 +351,7 @@ test_mbox_refused(void)
 	    "symlink: its target is untouched");
 	free(p);
 
-	link(path_in("victim"), path_in("hardlink"));
+	must(link(path_in("victim"), path_in("hardlink")) == 0, "link");
 	mbox_deliver(path_in("hardlink"), &d1, &st);
 	p = file_read(path_in("victim"), &len);
 	ok(st.result == RESULT_TEMP && strstr(st.text, "more than one link"),
@@ -377,7 +377,7 @@ test_mbox_refused(void)
 	}
 	fd = open(path_in("others"), O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	chown(path_in("others"), 65534, 65534);
+	must(chown(path_in("others"), 65534, 65534) == 0, "chown");
 	mbox_deliver(path_in("others"), &d1, &st);
 	ok(st.result == RESULT_TEMP &&
 	    strstr(st.text, "owned by someone else") &&
@@ -419,16 +419,16 @@ lock_holder(const char *path, int hold, int *release)
 		if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) == -1 ||
 		    fcntl(fd, F_SETLKW, &fl) == -1)
 			_exit(1);
-		write(ready[1], "x", 1);
+		must(write(ready[1], "x", 1) == 1, "write");
 		if (hold > 0)
 			sleep(hold);
 		else
-			read(rel[0], &c, 1);
+			must(read(rel[0], &c, 1) != -1, "read");
 		_exit(0);
 	}
 	close(ready[1]);
 	close(rel[0]);
-	read(ready[0], &c, 1);
+	must(read(ready[0], &c, 1) == 1, "read");
 	close(ready[0]);
 	*release = rel[1];
 	return pid;
@@ -519,14 +519,15 @@ mbox_deliver_in_child(const char *path, const struct delivery *d,
 		if (setup(arg) == -1)
 			_exit(2);
 		mbox_deliver(path, d, st);
-		write(res[1], st, sizeof(*st));
+		must(write(res[1], st, sizeof(*st)) == (ssize_t)sizeof(*st),
+		    "write");
 		_exit(0);
 	}
 	close(res[1]);
 	memset(st, 0, sizeof(*st));
 	st->result = RESULT_PERM;
 	strlcpy(st->text, "(the child died)", sizeof(st->text));
-	read(res[0], st, sizeof(*st));
+	must(read(res[0], st, sizeof(*st)) == (ssize_t)sizeof(*st), "read");
 	close(res[0]);
 	waitpid(pid, &status, 0);
 }
@@ -560,7 +561,7 @@ test_mbox_no_dotlock(void)
 	mkdir(dir, 0755);
 	fd = open(mb, O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	chown(mb, 65534, 65534);
+	must(chown(mb, 65534, 65534) == 0, "chown");
 	chmod(base, 0711);
 	mbox_deliver_in_child(mb, &d1, &st, become_nobody, NULL);
 	ok(st.result == RESULT_DELIVERED && file_size(mb) > 0 &&
@@ -660,7 +661,8 @@ test_maildir(void)
 	    st.text);
 
 	mkdir(path_in("elsewhere"), 0700);
-	symlink(path_in("elsewhere"), path_in("LinkedMaildir"));
+	must(symlink(path_in("elsewhere"), path_in("LinkedMaildir")) == 0,
+	    "symlink");
 	maildir_deliver(path_in("LinkedMaildir"), &d1, &st);
 	ok(st.result == RESULT_TEMP && strstr(st.text, "symbolic link") &&
 	    dir_count(path_in("elsewhere"), NULL, 0) == 0,
@@ -677,7 +679,7 @@ test_maildir(void)
 		return;
 	}
 	mkdir(path_in("OthersMaildir"), 0700);
-	chown(path_in("OthersMaildir"), 65534, 65534);
+	must(chown(path_in("OthersMaildir"), 65534, 65534) == 0, "chown");
 	maildir_deliver(path_in("OthersMaildir"), &d1, &st);
 	ok(st.result == RESULT_TEMP &&
 	    dir_count(path_in("OthersMaildir"), NULL, 0) == 0,
@@ -707,7 +709,7 @@ main(void)
 	test_maildir();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	if (tap_failed == 0)
-		system(cmd);
+		must(system(cmd) == 0, "system");
 	else
 		printf("# left in %s\n", base);
 	return tap_done();

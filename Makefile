@@ -317,7 +317,8 @@ uninstall-man:
 	rm -f $(MAN_INSTALLED:%=$(DESTDIR)%)
 
 # The Debian package in dist/: ferry_VERSION_ARCH.deb, its debug symbols,
-# .buildinfo and .changes.  dpkg-buildpackage starts with debian/rules
+# .buildinfo and .changes; the package also at the top of the tree, for
+# `dpkg -i ferry_*.deb`.  dpkg-buildpackage starts with debian/rules
 # clean, i.e. make clean, and builds and installs through debian/rules
 # with DEPS=no.
 DEB	= dist/ferry_$(VERSION)_$(shell dpkg --print-architecture)
@@ -330,6 +331,7 @@ deb:
 	FERRY_DEB_DIR=dist dpkg-buildpackage -us -uc -b \
 		--buildinfo-option=-udist --buildinfo-file=$(DEB).buildinfo \
 		--changes-option=-udist --changes-file=$(DEB).changes
+	ln -f $(DEB).deb .
 
 .PHONY: deb
 

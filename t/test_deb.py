@@ -161,7 +161,7 @@ def deb(tmp_path_factory):
             (r.stdout + r.stderr)[-6000:].decode(errors="replace")),
             pytrace=False)
     arch = sh("dpkg", "--print-architecture").stdout.decode().strip()
-    path = src / "dist" / ("ferry_%s_%s.deb" % (VERSION, arch))
+    path = src / ("ferry_%s_%s.deb" % (VERSION, arch))
     assert path.is_file(), "make deb made no %s" % path.name
     return path
 

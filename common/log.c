@@ -33,6 +33,7 @@ static int		 log_foreground = 1;
 static int		 log_dirfd = -1;
 static int		 log_fd = -1;
 static int		 log_syslog;
+static int		 log_created;	/* this process made log_fd's file */
 static char		 log_file[64];
 
 void
@@ -42,18 +43,24 @@ log_init(const char *name, int foreground)
 	log_foreground = foreground;
 }
 
+/* Open the log file, noting whether it was made here (log_chown()). */
 static int
 log_open_file(void)
 {
-	int	 fd;
+	const int	 flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+	int		 fd, created = 1;
 
-	fd = openat(log_dirfd, log_file,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	fd = openat(log_dirfd, log_file, flags | O_CREAT | O_EXCL, 0640);
+	if (fd == -1 && errno == EEXIST) {
+		created = 0;
+		fd = openat(log_dirfd, log_file, flags);
+	}
 	if (fd == -1)
 		return -1;
 	if (log_fd != -1)
 		close(log_fd);
 	log_fd = fd;
+	log_created = created;
 	return 0;
 }
 
@@ -79,11 +86,16 @@ log_open(const char *dir, int use_syslog)
 	return 0;
 }
 
-/* Hand the log file to the user the daemon is about to become. */
+/*
+ * Hand the log file to the user the daemon is about to become, if the
+ * daemon made it: a file that was there (the daemon's own from an earlier
+ * start, or one an admin made) keeps its owner and mode.  The descriptor
+ * opened as root writes to it either way.
+ */
 int
 log_chown(uid_t uid, gid_t gid)
 {
-	if (log_fd == -1)
+	if (log_fd == -1 || !log_created)
 		return 0;
 	return fchown(log_fd, uid, gid);
 }

@@ -4,9 +4,13 @@
 
 import calendar
 import os
+import pwd
 import re
 import signal
+import stat
 import time
+
+import pytest
 
 from conftest import ORIGIN, login_name, parse_log_line, wait_for
 
@@ -146,3 +150,25 @@ def test_log_has_a_result_event_for_each_report(ferry):
     evs = ferry.log_events("deferred", id=msgid)
     assert evs, ferry.log()
     assert parse_log_line(evs[0]["_line"])["id"] == msgid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: only a daemon "
+                    "started as root hands its log file to its user")
+def test_a_log_file_that_was_there_keeps_its_owner_and_mode(ferry_factory):
+    """queued hands over the log file it makes (its user must reopen it
+    on SIGHUP), never one that was there before it started."""
+    made = ferry_factory(daemons=())
+    made.start("queued")
+    st = os.stat(made.log_path())
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (
+        pwd.getpwnam("ferry-queue").pw_uid, 0o640)
+
+    f = ferry_factory(daemons=())
+    log = f.log_path()
+    log.write_text("the admin's line\n")
+    os.chmod(log, 0o600)
+    f.start("queued")
+    st = os.stat(log)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600)
+    assert log.read_text().startswith("the admin's line\n")
+    assert f.log_events("start")

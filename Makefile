@@ -48,6 +48,7 @@ endif
 OBJ	:= obj/san$(SAN)
 
 COMMON	:= common/addr.c common/aliases.c common/base64.c common/config.c \
+	   common/config_doc.c \
 	   common/daemon.c common/ipc.c common/ipc_server.c common/log.c \
 	   common/maildir.c common/netaddr.c common/privsep.c common/route.c \
 	   common/secret.c common/users.c common/util.c common/workq.c

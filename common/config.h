@@ -123,8 +123,44 @@ struct config {
 int	 config_load(struct config *, const char *);
 int	 config_value(const struct config *, const char *, char *, size_t);
 int	 config_where(const struct config *, const char *, char *, size_t);
-void	 config_print_defaults(FILE *);
-void	 config_print_manpage(FILE *);
 void	 config_free(struct config *);
+
+/*
+ * The key table (config.c), which the parser and the documents made from
+ * it (config_doc.c) share.
+ */
+enum config_type {
+	CONF_PATH,	/* absolute path */
+	CONF_STRING,	/* host or domain name */
+	CONF_USER,	/* Unix user name */
+	CONF_BOOL,	/* yes or no */
+	CONF_NUMBER,	/* non-negative integer */
+	CONF_SIZE,	/* bytes, with k, M or G suffix (1024-based) */
+	CONF_DURATION,	/* seconds, with s, m, h, d or w suffix */
+	CONF_OPTPATH,	/* absolute path, or empty */
+	CONF_ROUTE,	/* a route, as in the routes file */
+	CONF_CHOICE,	/* one of the words in the key's choices */
+	CONF_LISTEN,	/* blank-separated address:port, maybe none */
+	CONF_DOMAINS,	/* blank-separated domain names, maybe none */
+	CONF_NETWORKS,	/* blank-separated networks, maybe none */
+	CONF_SERVERS,	/* blank-separated host[:port], maybe none */
+	CONF_SENDER,	/* an address, "null", "sender" or empty */
+	CONF_PATHS,	/* blank-separated absolute paths, maybe none */
+	CONF_URL	/* an https:// URL, or empty */
+};
+
+struct config_key {
+	const char	*name;
+	enum config_type type;
+	size_t		 offset;
+	const char	*fallback;	/* default, parsed like a value */
+	long long	 min;		/* smallest valid number */
+	long long	 max;		/* largest valid number */
+	const char	*help;
+	const char	*choices;	/* CONF_CHOICE: the valid words */
+};
+
+extern const struct config_key	 config_keys[];
+extern const size_t		 config_nkeys;
 
 #endif

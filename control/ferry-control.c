@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_doc.h"
 #include "control.h"
 #include "ipc.h"
 #include "password.h"

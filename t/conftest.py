@@ -143,6 +143,12 @@ def run(argv, input=None, timeout=CMD_TIMEOUT, env=None, check=False):
 MEASURE_MEMORY_ENV = {"ASAN_OPTIONS": "detect_leaks=0:quarantine_size_mb=0"}
 
 
+def build_san():
+    """The SAN setting bin/ was last linked with ("0" or "1"): the
+    Makefile keeps the stamp of that setting alone."""
+    return "1" if (REPO / "obj/san1/.stamp").exists() else "0"
+
+
 def daemon_env(extra=None):
     """The environment for a daemon.  Under SAN=1, LeakSanitizer cannot
     work in a chrooted daemon without /proc and would turn every clean

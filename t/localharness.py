@@ -86,9 +86,17 @@ class Local:
         return u
 
     def remove_users(self):
+        """userdel each account, waiting while a process of the user's
+        (a delivery just finishing, say) keeps userdel from it: exit 8,
+        the user is in use; 6, there is no such user."""
         for u in self.users:
-            subprocess.run(["userdel", u.name], timeout=30,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            def removed():
+                r = subprocess.run(["userdel", u.name], timeout=30,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                return r.returncode in (0, 6)
+            wait_for(removed, timeout=30, interval=0.2,
+                what="userdel %s: a process of the user's still runs" %
+                u.name)
             shutil.rmtree(u.home, ignore_errors=True)
         self.users = []
 

@@ -14,18 +14,14 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, build_san, run
 
 VERSION = (REPO / "VERSION").read_text().strip()
 
 
-def build_san():
-    """The SAN setting bin/ was last linked with (the Makefile's stamp),
-    so that install does not relink bin/ under a running SAN=1 suite."""
-    return "1" if (REPO / "obj/san1/.stamp").exists() else "0"
-
-
 def make(*args, check=True):
+    """make in the tree, with bin/'s SAN setting: install must not relink
+    bin/ under a running SAN=1 suite."""
     r = subprocess.run(["make", "--no-print-directory", "-C", str(REPO),
                         "SAN=" + build_san(), *args],
                        capture_output=True, text=True, timeout=600)

@@ -6,7 +6,7 @@
 #   make bench          benchmarks (figures, not pass/fail)
 #   make chaos          kill -9 random daemons 1000 times under load (figures)
 #   make fuzz           libFuzzer harnesses, each run FUZZ_SECONDS (fuzz/)
-#   make deb            the Debian package, in dist/ (debian/)
+#   make deb            ferry_VERSION_ARCH.deb (debian/; the rest in dist/)
 #   make install        build and install (README "Installed files"):
 #                       PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var
 #                       DESTDIR=; make install-users for the system users
@@ -298,7 +298,6 @@ MAN5	:= aliases.5 ferry.conf.5 forward.5
 MAN8	:= ferry.8 ferryctl.8 ferry-delegated.8 ferry-licensed.8 \
 	   ferry-locald.8 ferry-queued.8 ferry-relayd.8 ferry-smtpd.8 \
 	   ferry-webrelayd.8
-MANPAGES := $(MAN1:%=man/%) $(MAN5:%=man/%) $(MAN8:%=man/%)
 MAN_INSTALLED := $(MAN1:%=$(MANDIR)/man1/%) $(MAN5:%=$(MANDIR)/man5/%) \
 	   $(MAN8:%=$(MANDIR)/man8/%)
 
@@ -360,7 +359,6 @@ install: all install-man install-units
 	# locald sends forwarded copies with the sendmail beside it
 	ln -sf ../../sbin/sendmail $(DESTDIR)$(LIBEXECDIR)/sendmail
 	sed -e 's|^libexec=.*|libexec=$(LIBEXECDIR)|' \
-	    -e 's|^sendmail=.*|sendmail=$(SBINDIR)/sendmail|' \
 	    -e 's|^conf=.*|conf=$(SYSCONFDIR)/ferry/ferry.conf|' \
 	    bin/ferryctl >$(DESTDIR)$(SBINDIR)/ferryctl
 	chmod 0755 $(DESTDIR)$(SBINDIR)/ferryctl

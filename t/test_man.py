@@ -16,7 +16,7 @@ MAN = REPO / "man"
 
 
 def makefile_pages():
-    """The pages MANPAGES names (the Makefile's MAN1, MAN5 and MAN8)."""
+    """The pages the Makefile's MAN1, MAN5 and MAN8 name."""
     text = (REPO / "Makefile").read_text().replace("\\\n", " ")
     pages = []
     for sec in "158":
@@ -34,7 +34,7 @@ def page(name):
 
 
 def test_makefile_installs_every_page_in_man():
-    """A page in man/ that MANPAGES misses would never be installed."""
+    """A page in man/ that MAN1, MAN5 and MAN8 miss is never installed."""
     assert sorted(p.name for p in MAN.iterdir()
                   if re.search(r"\.[158]$", p.name)) == sorted(PAGES)
 

@@ -45,6 +45,7 @@ myhostname = bench.test
 queue_min_free = 0
 smtp_listen = 127.0.0.1:{smtp_port}
 accepted_domains = bench.test
+mydestination = localhost
 mynetworks = 127.0.0.0/8
 smtpd_max_sessions_per_ip = 2000
 delegate_servers = 127.0.0.1:{delegate_port}

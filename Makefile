@@ -197,6 +197,8 @@ t/unit/bin/test_license: $(call objs,$(LICENSE))
 t/unit/bin/test_license: LDLIBS += $(shell pkg-config --libs libcrypto)
 t/unit/bin/test_dns: $(call objs,relayd/dns.c)
 t/unit/bin/test_dns: LDLIBS += -lresolv
+t/unit/bin/test_oauth: $(call objs,common/credentials.c common/oauth_answer.c)
+t/unit/bin/test_oauth: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_mailbox: $(call objs,local/mailbox.c local/maildir.c local/copy.c)

@@ -216,7 +216,7 @@ show_route(const struct config *conf, const struct credential *c,
 	    "refresh_token");
 	format_time(st->expires_at, when, sizeof(when));
 	if (st->access_token[0] == '\0')
-		printf("  access token: none\n");
+		printf("  access token: no access token yet\n");
 	else if (left > 0)
 		printf("  access token: valid until %s (%lld min left)\n",
 		    when, left / 60);

@@ -58,11 +58,15 @@ QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
 	   queue/wake.c queue/bounce.c \
 	   queue/websmtp.c common/license_state.c
+# relay_auth_file and OAuth2 tokens, for relayd and ferry-control.
+OAUTH	:= common/credentials.c common/oauth.c common/oauth_answer.c \
+	   common/oauth_state.c
+OAUTH_LIBS = $(shell pkg-config --libs libcurl json-c libcrypto)
 # The SMTP client's I/O, for the daemons that talk to other servers.
 SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   relayd/smtp_client.c relayd/refusal.c relayd/dns.c \
-	   relayd/maildir.c $(SMTPIO) \
+	   relayd/maildir.c relayd/token.c $(SMTPIO) $(OAUTH) \
 	   $(AGENT)
 WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
 	   $(AGENT)
@@ -81,7 +85,7 @@ FERRYLICENSE := licensed/ferry-license.c $(LICENSE)
 LICENSED := licensed/licensed.c common/qlink.c $(LICENSE)
 SENDMAIL := sendmail/sendmail.c sendmail/newaliases.c
 CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
-	   common/password.c $(LICENSE)
+	   control/oauth.c common/password.c $(LICENSE) $(OAUTH)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
 PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/locald bin/smtpd \
@@ -132,7 +136,8 @@ bin/queued: $(call objs,$(QUEUED) $(COMMON))
 
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) -lresolv
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) \
+		$(OAUTH_LIBS) -lresolv
 
 bin/webrelayd: $(call objs,$(WEBRELAYD) $(COMMON))
 	@mkdir -p bin
@@ -168,7 +173,7 @@ bin/mailq bin/newaliases: bin/sendmail
 
 bin/ferry-control: $(call objs,$(CONTROL) $(COMMON))
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(OAUTH_LIBS) $(shell pkg-config --libs libcrypto)
 
 bin/ferryctl: etc/ferryctl VERSION
 	@mkdir -p bin

@@ -96,9 +96,21 @@ const struct config_key config_keys[] = {
 	KEY(relay_tls_ca_file, CONF_OPTPATH, "", 0,
 	    "CA certificates for relay_tls = verify. Empty: the system's."),
 	KEY(relay_auth_file, CONF_OPTPATH, "", 0,
-	    "File holding \"user password\" for AUTH at smarthosts (read "
-	    "as root before relayd drops privileges; refused if others may "
-	    "read or write it: make it 0600). Empty: no AUTH."),
+	    "Logins at smarthosts: one line \"user password\" for every "
+	    "route, or a \"route ROUTE\" stanza per smarthost with a "
+	    "password or OAuth2 (XOAUTH2, OAUTHBEARER) credentials; see "
+	    "ferry-relayd(8). Read as root before relayd drops privileges; "
+	    "refused if others may read or write it: make it 0600. Empty: "
+	    "no AUTH."),
+	KEY(relay_state_directory, CONF_PATH, "/var/lib/ferry-relay", 0,
+	    "relayd's own state: the OAuth2 tokens of each route "
+	    "(oauth-ROUTE, 0600). relayd makes it, owned by relay_user."),
+	KEY(relay_oauth_ca_file, CONF_OPTPATH, "", 0,
+	    "CA certificates to verify OAuth2 token endpoints with. Empty: "
+	    "the system's."),
+	NUM(relay_oauth_refresh_ahead, CONF_DURATION, "5m", 1, HOUR,
+	    "Refresh an OAuth2 access token this long before it expires "
+	    "(at most half its life), without waiting for mail."),
 	KEY(relay_helo_name, CONF_STRING, "", 0,
 	    "Name relayd gives in EHLO. Empty: myhostname."),
 	NUM(relay_mx_port, CONF_NUMBER, "25", 1, 65535,

@@ -43,6 +43,9 @@ struct config {
 	char		*relay_tls;
 	char		*relay_tls_ca_file;
 	char		*relay_auth_file;
+	char		*relay_state_directory;
+	char		*relay_oauth_ca_file;
+	long long	 relay_oauth_refresh_ahead;
 	char		*relay_helo_name;
 	long long	 relay_mx_port;
 	long long	 relay_max_processes;

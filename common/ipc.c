@@ -49,6 +49,7 @@ static const struct {
 	{ IPC_DELEG_FORGET, "deleg-forget" }, { IPC_DELEG_STATUS, "deleg-status" },
 	{ IPC_LICENSE_QUERY, "license-query" },
 	{ IPC_LICENSE_STATE, "license-state" },
+	{ IPC_TOKEN_GET, "token-get" }, { IPC_TOKEN, "token" },
 };
 
 const char *

@@ -65,8 +65,15 @@ enum ipc_type {
 	IPC_DELEG_FORGET = 56,
 	IPC_DELEG_STATUS = 57,
 	IPC_LICENSE_QUERY = 60,
-	IPC_LICENSE_STATE = 61
+	IPC_LICENSE_STATE = 61,
+	IPC_TOKEN_GET = 70,
+	IPC_TOKEN = 71
 };
+
+/* Results in IPC_TOKEN. */
+#define TOKEN_OK	0
+#define TOKEN_TEMP	1
+#define TOKEN_CONFIG	2
 
 /* Results in IPC_DELEG_ANSWER. */
 #define DELEG_YES	0

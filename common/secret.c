@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: ISC
  */
 /*
- * secret.c: read a one-line secret file as root.
+ * secret.c: open a secret file as root, and read a one-line one.
  *
  * The file must be a regular file that others can neither read nor
  * write: a key others can read has leaked, one others can write is not
@@ -23,8 +23,11 @@
 #include "log.h"
 #include "secret.h"
 
-/* Open path for reading if its mode keeps it secret; NULL otherwise. */
-static FILE *
+/*
+ * Open path for reading if its mode keeps it secret; NULL otherwise, the
+ * reason on stderr.  The caller wipes what it reads.
+ */
+FILE *
 secret_open(const char *key, const char *path)
 {
 	struct stat	 st;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +16,7 @@
 
 #include "base64.h"
 #include "smtp_dialog.h"
+#include "util.h"
 
 /*
  * A client TLS context for mode ("verify": the peer's certificate is
@@ -69,6 +71,10 @@ parse_ehlo(struct smtp_conn *c, const struct smtp_reply *r)
 				c->ext |= EXT_AUTH_PLAIN;
 			if (strcasestr(k + 5, "LOGIN") != NULL)
 				c->ext |= EXT_AUTH_LOGIN;
+			if (strcasestr(k + 5, "XOAUTH2") != NULL)
+				c->ext |= EXT_AUTH_XOAUTH2;
+			if (strcasestr(k + 5, "OAUTHBEARER") != NULL)
+				c->ext |= EXT_AUTH_OAUTHBEARER;
 		}
 	}
 }
@@ -191,5 +197,100 @@ smtp_auth(struct smtp_conn *c, const char *user, const char *password,
 	explicit_bzero(raw, sizeof(raw));
 	explicit_bzero(cmd, sizeof(cmd));
 	explicit_bzero(b64, sizeof(b64));
+	return ok ? 0 : -1;
+}
+
+/*
+ * The client's first message of mech (EXT_AUTH_XOAUTH2 or _OAUTHBEARER):
+ * Google's and Microsoft's "user=U^Aauth=Bearer T^A^A", or RFC 7628's
+ * GS2 header with the user (',' and '=' escaped), host and port.
+ */
+static char *
+bearer_message(int mech, const char *user, const char *token,
+    const char *host, int port, int *len)
+{
+	char	*msg, name[3 * 256 + 1];
+	size_t	 i, o = 0;
+
+	if (mech == EXT_AUTH_XOAUTH2) {
+		*len = asprintf(&msg, "user=%s\001auth=Bearer %s\001\001",
+		    user, token);
+		return *len == -1 ? NULL : msg;
+	}
+	for (i = 0; user[i] != '\0' && o < sizeof(name) - 4; i++) {
+		if (user[i] == ',' || user[i] == '=') {
+			snprintf(name + o, 4, "=%s", user[i] == ',' ? "2C" :
+			    "3D");
+			o += 3;
+		} else
+			name[o++] = user[i];
+	}
+	name[o] = '\0';
+	*len = asprintf(&msg, "n,a=%s,\001host=%s\001port=%d\001"
+	    "auth=Bearer %s\001\001", name, host, port, token);
+	return *len == -1 ? NULL : msg;
+}
+
+/* Write one line, then read the reply; -1 if either failed. */
+static int
+send_line(struct smtp_conn *c, const char *a, const char *b,
+    struct smtp_reply *r)
+{
+	int	 t = c->policy->timeout;
+
+	if (io_write(&c->io, a, strlen(a), t) == -1 ||
+	    io_write(&c->io, b, strlen(b), t) == -1 ||
+	    io_write(&c->io, "\r\n", 2, t) == -1) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
+	return io_read_reply(&c->io, r, t);
+}
+
+/*
+ * AUTH XOAUTH2 or OAUTHBEARER (mech, an EXT_AUTH_ flag) with an OAuth2
+ * access token; 0 on 235, r has the server's last reply.  The response
+ * goes on the AUTH line while that line stays within RFC 5321's 512
+ * octets, else after the server's empty 334 (RFC 4954 4).  A 334 after
+ * it is an error challenge: XOAUTH2 answers it with an empty line,
+ * OAUTHBEARER with a single ^A (RFC 7628 3.2.3); then comes the 535.
+ */
+int
+smtp_auth_bearer(struct smtp_conn *c, int mech, const char *user,
+    const char *token, const char *host, int port, struct smtp_reply *r)
+{
+	const char	*name = mech == EXT_AUTH_XOAUTH2 ? "XOAUTH2" :
+			    "OAUTHBEARER";
+	char		 cmd[32], *msg, *b64 = NULL;
+	size_t		 b64len;
+	int		 len, ok = 0;
+
+	memset(r, 0, sizeof(*r));
+	if ((msg = bearer_message(mech, user, token, host, port, &len)) ==
+	    NULL)
+		return -1;
+	b64len = (len + 2) / 3 * 4 + 1;
+	b64 = xmalloc(b64len);
+	if (base64_encode(msg, len, b64, b64len) == -1)
+		goto done;
+	if (strlen(b64) + strlen(name) + 8 <= 512) {
+		snprintf(cmd, sizeof(cmd), "AUTH %s ", name);
+		if (send_line(c, cmd, b64, r) == -1)
+			goto done;
+	} else {
+		snprintf(cmd, sizeof(cmd), "AUTH %s", name);
+		if (send_line(c, cmd, "", r) == -1 || r->code != 334 ||
+		    send_line(c, b64, "", r) == -1)
+			goto done;
+	}
+	if (r->code == 334 && send_line(c, mech == EXT_AUTH_XOAUTH2 ? "" :
+	    "AQ==", "", r) == -1)
+		goto done;
+	ok = r->code == 235;
+done:
+	explicit_bzero(msg, len);
+	free(msg);
+	explicit_bzero(b64, b64len);
+	free(b64);
 	return ok ? 0 : -1;
 }

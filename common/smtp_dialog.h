@@ -22,6 +22,8 @@
 #define EXT_AUTH_PLAIN	0x10
 #define EXT_AUTH_LOGIN	0x20
 #define EXT_SMTPUTF8	0x40
+#define EXT_AUTH_XOAUTH2	0x80
+#define EXT_AUTH_OAUTHBEARER	0x100
 
 struct smtp_policy {
 	const char	*helo;		/* our name in EHLO */
@@ -43,5 +45,7 @@ int	 smtp_greet(struct smtp_conn *, const char *, struct smtp_reply *,
 	    char *, size_t);
 int	 smtp_auth(struct smtp_conn *, const char *, const char *,
 	    struct smtp_reply *);
+int	 smtp_auth_bearer(struct smtp_conn *, int, const char *, const char *,
+	    const char *, int, struct smtp_reply *);
 
 #endif

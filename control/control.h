@@ -13,5 +13,6 @@ struct config;
 int	 connect_daemon(const struct config *, const char *, int);
 int	 delegate_command(const struct config *, int, char **);
 int	 license_command(const struct config *);
+int	 oauth_command(const struct config *, int, char **);
 
 #endif

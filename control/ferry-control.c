@@ -9,7 +9,7 @@
  *	ferry-control [-c file] check | defaults | manpage | get KEY |
  *	    ping DAEMON | flush | delete ID | passwd [-d] USER |
  *	    delegate test ADDRESS | delegate list | delegate forget ADDRESS|all |
- *	    license
+ *	    license | oauth login ROUTE | oauth status | oauth problems
  *
  * DESCRIPTION
  *	check		validate the configuration ("file:line: problem")
@@ -30,6 +30,13 @@
  *			drop a cached answer (or all of them)
  *	license		licensed's view of the support licence (exit 1 if it
  *			is not valid)
+ *	oauth login ROUTE
+ *			the device-code sign-in for an OAuth2 route of
+ *			relay_auth_file; stores its refresh token
+ *	oauth status	every OAuth2 route's tokens and last error (exit 1
+ *			if the provider refused a route's refresh)
+ *	oauth problems	only the routes the provider refused (ferryctl
+ *			status)
  *	The queue requests use queued's private socket: root or queued's user;
  *	the delegate requests delegated's: root or delegated's user.
  *
@@ -74,7 +81,9 @@ usage(void)
 	    "                     ping daemon | flush | delete id | "
 	    "passwd [-d] user |\n"
 	    "                     delegate test address | delegate list | "
-	    "delegate forget address|all | license\n");
+	    "delegate forget address|all | license |\n"
+	    "                     oauth login route | oauth status | "
+	    "oauth problems\n");
 	exit(EX_USAGE);
 }
 
@@ -517,6 +526,9 @@ main(int argc, char **argv)
 		status = delegate_command(&conf, argc, argv);
 	else if (strcmp(verb, "license") == 0 && argc == 1)
 		status = license_command(&conf);
+	else if (strcmp(verb, "oauth") == 0 &&
+	    (status = oauth_command(&conf, argc, argv)) != -1)
+		;
 	else
 		usage();
 	config_free(&conf);

@@ -25,11 +25,14 @@
  *
  * FILES AND PRIVILEGES
  *	Started as root, it reads relay_auth_file (refused if others may
- *	read or write it) and routes_file, makes the base directories of
- *	Maildir routes for relay_user (or takes them only from it), and
- *	becomes relay_user.  It does not chroot: Maildir routes may point
- *	anywhere and MX lookups need the system resolver.  It writes
- *	Maildirs only.
+ *	read or write it) and routes_file, makes relay_state_directory if a
+ *	route logs in with OAuth2, makes the base directories of Maildir
+ *	routes for relay_user (or takes them only from it), forks the token
+ *	process (token.c) if a route logs in with OAuth2, forgets the OAuth2
+ *	secrets that only that process keeps, and becomes relay_user.  It
+ *	does not chroot: Maildir routes may point anywhere and MX lookups
+ *	need the system resolver.  It writes Maildirs only; the token
+ *	process writes the state files.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -80,7 +83,8 @@ struct worker {
 };
 
 static struct daemon_ctx	 rd;
-static struct relay_auth	 rauth;
+static struct credentials	 creds;
+static pid_t			 token_pid = -1;
 static struct event_base	*rbase;
 static TAILQ_HEAD(, mjob)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
@@ -145,7 +149,7 @@ worker_spawn(const char *dest)
 	if (pid == 0) {
 		close(sv[0]);
 		close_inherited();
-		worker_main(sv[1], &rd.conf, &rauth);
+		worker_main(sv[1], &rd.conf, &creds);
 	}
 	close(sv[1]);
 	w = xcalloc(1, sizeof(*w));
@@ -360,6 +364,8 @@ on_tick(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w, *next;
 	time_t		 now = time(NULL);
+	pid_t		 pid;
+	int		 status;
 
 	(void)fd;
 	(void)events;
@@ -370,8 +376,10 @@ on_tick(evutil_socket_t fd, short events, void *arg)
 		    now - w->idle_since >= rd.conf.relay_idle_timeout)
 			worker_close(w, NULL);
 	}
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == token_pid)
+			/* it alone holds the OAuth2 secrets: start afresh */
+			fatalx("the token process died (status %d)", status);
 }
 
 /* At exit: deliveries in progress are cut; queued retries them. */
@@ -380,39 +388,33 @@ stop_workers(void)
 {
 	struct worker	*w;
 
+	if (token_pid != -1)
+		kill(token_pid, SIGTERM);
 	TAILQ_FOREACH(w, &workers, entry)
 		kill(w->pid, SIGTERM);
 }
 
 /*
- * "user password" from relay_auth_file, read while still root
- * (common/secret.c: refused if others may read or write it).  The
- * password is the rest of the line: it may hold blanks.  Errors as
- * "FILE:1: what is wrong", exit 78.
+ * relay_auth_file, read while still root (credentials.c: refused if
+ * others may read or write it); errors as "FILE:LINE: what is wrong",
+ * exit 78.  An OAuth2 route needs the state directory, ours.
  */
 static void
-read_auth(const char *path)
+read_credentials(const struct privsep *ps)
 {
-	char		 line[600], *pass;
-	const char	*why = NULL;
+	char	 where[PATH_MAX * 2];
+	size_t	 i;
 
-	if (*path == '\0')
-		return;
-	if (secret_read("relay_auth_file", path, line, sizeof(line)) == -1)
+	if (credentials_load(rd.conf.relay_auth_file, &creds) == -1)
 		exit(EX_CONFIG);
-	if ((pass = strchr(line, ' ')) == NULL || pass == line ||
-	    pass[1] == '\0')
-		why = "expected \"user password\"";
-	else {
-		*pass++ = '\0';
-		if (strlcpy(rauth.user, line, sizeof(rauth.user)) >=
-		    sizeof(rauth.user) || strlcpy(rauth.password, pass,
-		    sizeof(rauth.password)) >= sizeof(rauth.password))
-			why = "user or password too long";
-	}
-	explicit_bzero(line, sizeof(line));
-	if (why != NULL)
-		secret_refuse(path, why, &rauth, sizeof(rauth));
+	for (i = 0; i < creds.n; i++)
+		if (creds.v[i].kind == CRED_OAUTH) {
+			daemon_key_where(&rd, "relay_state_directory", where,
+			    sizeof(where));
+			daemon_own_dir(&rd, ps, where,
+			    rd.conf.relay_state_directory, 0700);
+			return;
+		}
 }
 
 /*
@@ -449,7 +451,7 @@ main(int argc, char **argv)
 		exit(EX_CONFIG);
 	if (routes_load(rd.conf.routes_file) == -1)
 		exit(EX_CONFIG);
-	read_auth(rd.conf.relay_auth_file);
+	read_credentials(&ps);
 	daemon_key_where(&rd, "default_route", where, sizeof(where));
 	prepare_maildir_base(where, rd.conf.default_route, &ps);
 	routes_foreach(prepare_maildir_base, &ps);
@@ -457,6 +459,8 @@ main(int argc, char **argv)
 		fatal("chown log file");
 	ping_sock = daemon_ping_open(&rd, &ps);
 	daemon_detach(&rd);
+	token_pid = token_start(&rd, &ps, ping_sock, &creds);
+	credentials_forget_oauth(&creds);
 	privsep_drop(&ps, "/", 0);
 
 	if ((rbase = event_base_new()) == NULL)

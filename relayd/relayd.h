@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "credentials.h"
 #include "result.h"
 #include "route.h"
 
@@ -37,11 +38,6 @@ struct relay_job {
 	struct relay_rcpt *rcpt;
 };
 
-struct relay_auth {
-	char		 user[256];
-	char		 password[256];
-};
-
 /* routes.c */
 int	 routes_load(const char *);
 const char *routes_lookup(const struct config *, const char *);
@@ -55,16 +51,25 @@ int	 job_recv(int, struct relay_job *);
 void	 job_free(struct relay_job *);
 
 /* worker.c */
-void	 worker_main(int, const struct config *, const struct relay_auth *)
+void	 worker_main(int, const struct config *, const struct credentials *)
 	    __attribute__((__noreturn__));
+
+/* token.c: the token process, and asking it */
+struct daemon_ctx;
+struct privsep;
+pid_t	 token_start(const struct daemon_ctx *, const struct privsep *, int,
+	    const struct credentials *);
+int	 token_get(const struct config *, const char *, const char *, char *,
+	    size_t, char *, size_t);
 
 /* maildir.c */
 void	 maildir_deliver(struct relay_job *, const struct route *);
 
 /* smtp_client.c */
 struct smtp_session;
-struct smtp_session *smtp_open(const struct config *, const struct relay_auth *,
-	    const struct route *, const char *, char *, size_t, int *);
+struct smtp_session *smtp_open(const struct config *,
+	    const struct credential *, const struct route *, const char *,
+	    char *, size_t, int *);
 void	 smtp_deliver(struct smtp_session *, struct relay_job *);
 int	 smtp_usable(const struct smtp_session *);
 const char *smtp_peer(const struct smtp_session *);

@@ -7,8 +7,11 @@
  * uses it: open a connection to the best reachable server of a
  * destination, then deliver one message after another on it.
  *
- * EHLO with HELO fallback; STARTTLS by relay_tls; AUTH PLAIN or LOGIN
- * when relay_auth_file is set and the server offers it; PIPELINING, SIZE,
+ * EHLO with HELO fallback; STARTTLS by relay_tls; AUTH as the route's
+ * credentials say (relay_auth_file): PLAIN or LOGIN with a password when
+ * the server offers either, XOAUTH2 or OAUTHBEARER with an access token
+ * from the token process (token.c), which is asked before connecting, and
+ * once more if the server refuses the token; PIPELINING, SIZE,
  * 8BITMIME and SMTPUTF8 when offered; dot-stuffing while the message
  * streams from its file; a timeout on every step.
  */
@@ -27,6 +30,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "oauth.h"
 #include "refusal.h"
 #include "relayd.h"
 #include "smtp_dialog.h"
@@ -43,6 +47,8 @@ struct smtp_session {
 	const struct config	*conf;
 	struct smtp_conn	 conn;
 	int			 broken;	/* the connection is unusable */
+	int			 port;		/* the server's, for OAUTHBEARER */
+	char			 token[OAUTH_TOKEN_MAX];	/* OAuth2 */
 };
 
 static struct smtp_policy	 policy;	/* from the configuration */
@@ -93,13 +99,103 @@ command(struct smtp_session *s, struct smtp_reply *r, const char *cmd)
 	return smtp_command(&s->conn, r, cmd);
 }
 
+/* Does a refusal of a password login say the provider wants OAuth2? */
+static int
+wants_oauth(const char *text)
+{
+	/* Microsoft 365: 5.7.30 basic authentication is not supported,
+	 * 5.7.139 SMTP AUTH is disabled for the tenant */
+	return strstr(text, "5.7.30") != NULL ||
+	    strstr(text, "5.7.139") != NULL ||
+	    strcasestr(text, "basic auth") != NULL;
+}
+
+static void
+log_refusal(const struct smtp_session *s, const char *mech,
+    const struct smtp_reply *r)
+{
+	if (strcmp(mech, "PLAIN") == 0 && wants_oauth(r->text))
+		log_event("event=auth-refused relay=%s mechanism=%s reply=%s "
+		    "hint=%s", s->conn.io.peer, mech, log_q(r->text),
+		    log_q("the server takes no password: give the route "
+		    "OAuth2 credentials (oauth in relay_auth_file)"));
+	else
+		log_event("event=auth-refused relay=%s mechanism=%s reply=%s",
+		    s->conn.io.peer, mech, log_q(r->text));
+}
+
+/* AUTH PLAIN or LOGIN, if the server offers either (as before OAuth2). */
+static int
+password_login(struct smtp_session *s, const struct credential *cred,
+    struct smtp_reply *r)
+{
+	if (!(s->conn.ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN)))
+		return 0;
+	if (smtp_auth(&s->conn, cred->user, cred->password, r) == 0)
+		return 0;
+	log_refusal(s, s->conn.ext & EXT_AUTH_PLAIN ? "PLAIN" : "LOGIN", r);
+	return -1;
+}
+
+/* The mechanism for cred on this server: an EXT_AUTH_ flag, or 0. */
+static int
+bearer_mech(const struct smtp_session *s, const struct credential *cred)
+{
+	int	 ext = s->conn.ext;
+
+	if (cred->mech == MECH_XOAUTH2)
+		return ext & EXT_AUTH_XOAUTH2;
+	if (cred->mech == MECH_OAUTHBEARER)
+		return ext & EXT_AUTH_OAUTHBEARER;
+	if (ext & EXT_AUTH_OAUTHBEARER)
+		return EXT_AUTH_OAUTHBEARER;
+	return ext & EXT_AUTH_XOAUTH2;
+}
+
+/*
+ * AUTH with the access token in s; if the server refuses it, once more
+ * with a fresh one (the token process drops the refused one).
+ */
+static int
+bearer_login(struct smtp_session *s, const struct credential *cred,
+    const char *host, struct smtp_reply *r, char *why, size_t whylen)
+{
+	int	 mech = bearer_mech(s, cred), tries;
+	char	 name[16];
+
+	if (mech == 0) {
+		snprintf(why, whylen, "%s offers no AUTH %s", s->conn.io.peer,
+		    cred->mech == MECH_AUTO ? "XOAUTH2 or OAUTHBEARER" :
+		    credential_mech_name(cred->mech));
+		return -1;
+	}
+	strlcpy(name, mech == EXT_AUTH_XOAUTH2 ? "XOAUTH2" : "OAUTHBEARER",
+	    sizeof(name));
+	for (tries = 0; tries < 2; tries++) {
+		if (smtp_auth_bearer(&s->conn, mech, cred->user, s->token,
+		    host, s->port, r) == 0)
+			return 0;
+		log_refusal(s, name, r);
+		/* the request carries the refused token before the reply
+		 * overwrites it with the new one */
+		if (r->code == 0 || r->code == 421 || tries > 0 ||
+		    token_get(s->conf, cred->route, s->token, s->token,
+		    sizeof(s->token), why, whylen) != 0)
+			break;
+	}
+	if (r->code != 0)
+		strlcpy(why, r->text, whylen);
+	return -1;
+}
+
 /* Greeting, EHLO, TLS and AUTH on a fresh connection. */
 static int
-session_setup(struct smtp_session *s, const struct relay_auth *auth,
+session_setup(struct smtp_session *s, const struct credential *cred,
     const char *host, char *why, size_t whylen, int *klass)
 {
 	struct smtp_reply	 r;
 	SSL			*ssl = NULL;
+	int			 failed;
 
 	*klass = RESULT_UNREACHABLE;
 	if (smtp_greet(&s->conn, host, &r, why, whylen) == -1)
@@ -108,23 +204,49 @@ session_setup(struct smtp_session *s, const struct relay_auth *auth,
 		log_event("event=tls relay=%s version=%s cipher=%s",
 		    s->conn.io.peer, SSL_get_version(ssl),
 		    SSL_get_cipher_name(ssl));
-	if (auth != NULL && auth->user[0] != '\0' &&
-	    (s->conn.ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN)) &&
-	    smtp_auth(&s->conn, auth->user, auth->password, &r) == -1) {
-		/* Wrong credentials are ours to fix: retry later. */
-		*klass = RESULT_TEMP;
+	if (cred == NULL)
+		return 0;
+	strlcpy(why, r.text, whylen);
+	if (cred->kind == CRED_PASSWORD)
+		failed = password_login(s, cred, &r) == -1;
+	else
+		failed = bearer_login(s, cred, host, &r, why, whylen) == -1;
+	if (!failed)
+		return 0;
+	/* Wrong credentials are ours to fix: retry later. */
+	*klass = RESULT_TEMP;
+	if (cred->kind == CRED_PASSWORD)
 		strlcpy(why, r.text, whylen);
-		return -1;
-	}
-	return 0;
+	return -1;
+}
+
+/*
+ * An OAuth2 route's access token, before any connection: without one
+ * there is no point in connecting.
+ */
+static int
+session_token(struct smtp_session *s, const struct credential *cred,
+    char *why, size_t whylen)
+{
+	char	 text[400];
+
+	if (cred == NULL || cred->kind != CRED_OAUTH)
+		return 0;
+	if (token_get(s->conf, cred->route, NULL, s->token, sizeof(s->token),
+	    text, sizeof(text)) == 0)
+		return 0;
+	snprintf(why, whylen, "4.7.0 no OAuth2 access token for %s: %s",
+	    cred->route, text);
+	return -1;
 }
 
 /*
  * Connect to the first server of the route that completes the greeting,
- * EHLO, TLS and AUTH.  NULL with why and *klass when none does.
+ * EHLO, TLS and AUTH (with cred, NULL for none).  NULL with why and
+ * *klass when none does.
  */
 struct smtp_session *
-smtp_open(const struct config *conf, const struct relay_auth *auth,
+smtp_open(const struct config *conf, const struct credential *cred,
     const struct route *route, const char *domain, char *why, size_t whylen,
     int *klass)
 {
@@ -136,13 +258,16 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 		*klass = RESULT_UNREACHABLE;
 		return NULL;
 	}
-	n = dns_destination(route, domain, conf->relay_mx_port, addrs, klass,
-	    why, whylen);
-	if (n == 0)
-		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->conf = conf;
 	s->conn.policy = &policy;
+	s->port = route->kind == ROUTE_MX ? conf->relay_mx_port : route->port;
+	if (session_token(s, cred, why, whylen) == -1) {
+		*klass = RESULT_TEMP;
+		goto fail;
+	}
+	n = dns_destination(route, domain, conf->relay_mx_port, addrs, klass,
+	    why, whylen);
 	for (i = 0; i < n; i++) {
 		if (io_connect(&s->conn.io, (struct sockaddr *)&addrs[i].ss,
 		    addrs[i].len, addrs[i].peer,
@@ -153,11 +278,13 @@ smtp_open(const struct config *conf, const struct relay_auth *auth,
 			continue;
 		}
 		log_event("event=connect relay=%s", addrs[i].peer);
-		if (session_setup(s, auth, addrs[i].host, why, whylen,
+		if (session_setup(s, cred, addrs[i].host, why, whylen,
 		    klass) == 0)
 			return s;
 		io_close(&s->conn.io);
 	}
+fail:
+	explicit_bzero(s->token, sizeof(s->token));
 	free(s);
 	return NULL;
 }
@@ -182,6 +309,7 @@ smtp_close(struct smtp_session *s)
 	if (!s->broken)
 		command(s, &r, "QUIT");
 	io_close(&s->conn.io);
+	explicit_bzero(s->token, sizeof(s->token));
 	free(s);
 }
 

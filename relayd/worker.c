@@ -60,7 +60,7 @@ fail_all(struct relay_job *job, int result, const char *why)
 
 /* Deliver job on *sess, opening a session first if there is none. */
 static void
-deliver_smtp(const struct config *conf, const struct relay_auth *auth,
+deliver_smtp(const struct config *conf, const struct credential *cred,
     const struct route *route, struct relay_job *job,
     struct smtp_session **sess)
 {
@@ -72,7 +72,7 @@ deliver_smtp(const struct config *conf, const struct relay_auth *auth,
 		*sess = NULL;
 	}
 	if (*sess == NULL)
-		*sess = smtp_open(conf, auth, route, job->domain, why,
+		*sess = smtp_open(conf, cred, route, job->domain, why,
 		    sizeof(why), &klass);
 	if (*sess == NULL) {
 		fail_all(job, klass, why);
@@ -105,7 +105,8 @@ log_results(const struct relay_job *job, const char *relay)
 }
 
 void
-worker_main(int sock, const struct config *conf, const struct relay_auth *auth)
+worker_main(int sock, const struct config *conf,
+    const struct credentials *creds)
 {
 	struct smtp_session	*sess = NULL;
 	struct relay_job	 job;
@@ -121,7 +122,8 @@ worker_main(int sock, const struct config *conf, const struct relay_auth *auth)
 		else if (route.kind == ROUTE_MAILDIR)
 			maildir_deliver(&job, &route);
 		else
-			deliver_smtp(conf, auth, &route, &job, &sess);
+			deliver_smtp(conf, credentials_find(creds, job.route),
+			    &route, &job, &sess);
 		log_results(&job, route.kind == ROUTE_MAILDIR || sess == NULL ?
 		    job.route : smtp_peer(sess));
 		if (send_results(sock, &job) == -1)

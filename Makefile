@@ -349,6 +349,7 @@ CONF	:= $(DESTDIR)$(SYSCONFDIR)/ferry/ferry.conf
 # (doc/queue.md, doc/delegated.md); the log directory stays root's.
 STATE_DIRS := spool/ferry:ferry-queue:0700 spool/ferry/q:ferry-queue:0700 \
 	   spool/ferry/corrupt:ferry-queue:0700 lib/ferry:ferry-deleg:0700 \
+	   lib/ferry-relay:ferry-relay:0700 \
 	   log/ferry:root:0755
 
 install: DEPS := no

@@ -165,6 +165,20 @@ smtp_greet(struct smtp_conn *c, const char *host, struct smtp_reply *r,
 }
 
 /*
+ * Does the refusal of a password login say that the server takes no
+ * passwords at all (Exchange Online: 5.7.30, or 5.7.139 saying so)?  An
+ * admin's problem then, not a bad password.
+ */
+int
+smtp_basic_auth_disabled(const struct smtp_reply *r)
+{
+	return strstr(r->text, "5.7.30") != NULL ||
+	    (strstr(r->text, "5.7.139") != NULL &&
+	    (strcasestr(r->text, "disabled") != NULL ||
+	    strcasestr(r->text, "not supported") != NULL));
+}
+
+/*
  * AUTH PLAIN, or LOGIN if that is all the server offers; 0 on 235.  r
  * has the server's last reply.  Nothing here keeps the password.
  */

@@ -45,6 +45,7 @@ int	 smtp_greet(struct smtp_conn *, const char *, struct smtp_reply *,
 	    char *, size_t);
 int	 smtp_auth(struct smtp_conn *, const char *, const char *,
 	    struct smtp_reply *);
+int	 smtp_basic_auth_disabled(const struct smtp_reply *);
 int	 smtp_auth_bearer(struct smtp_conn *, int, const char *, const char *,
 	    const char *, int, struct smtp_reply *);
 

@@ -285,19 +285,6 @@ probe_rcpt(struct probe *p)
 	}
 }
 
-/*
- * Basic authentication switched off at the delegate (Exchange Online:
- * 5.7.30, or 5.7.139 saying so): an admin's problem, not a bad password.
- */
-static int
-auth_disabled(const struct smtp_reply *r)
-{
-	return strstr(r->text, "5.7.30") != NULL ||
-	    (strstr(r->text, "5.7.139") != NULL &&
-	    (strcasestr(r->text, "disabled") != NULL ||
-	    strcasestr(r->text, "not supported") != NULL));
-}
-
 static void
 probe_auth(struct probe *p)
 {
@@ -316,7 +303,7 @@ probe_auth(struct probe *p)
 		    "or LOGIN");
 	} else if (smtp_auth(c, p->user, p->password, &r) == 0)
 		answer(p, DELEG_YES, &r, NULL);
-	else if (r.code / 100 == 5 && auth_disabled(&r)) {
+	else if (r.code / 100 == 5 && smtp_basic_auth_disabled(&r)) {
 		p->misconfigured = 1;
 		answer(p, DELEG_TEMP, &r, NULL);
 	} else

@@ -99,22 +99,12 @@ command(struct smtp_session *s, struct smtp_reply *r, const char *cmd)
 	return smtp_command(&s->conn, r, cmd);
 }
 
-/* Does a refusal of a password login say the provider wants OAuth2? */
-static int
-wants_oauth(const char *text)
-{
-	/* Microsoft 365: 5.7.30 basic authentication is not supported,
-	 * 5.7.139 SMTP AUTH is disabled for the tenant */
-	return strstr(text, "5.7.30") != NULL ||
-	    strstr(text, "5.7.139") != NULL ||
-	    strcasestr(text, "basic auth") != NULL;
-}
-
 static void
 log_refusal(const struct smtp_session *s, const char *mech,
     const struct smtp_reply *r)
 {
-	if (strcmp(mech, "PLAIN") == 0 && wants_oauth(r->text))
+	if ((strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0) &&
+	    smtp_basic_auth_disabled(r))
 		log_event("event=auth-refused relay=%s mechanism=%s reply=%s "
 		    "hint=%s", s->conn.io.peer, mech, log_q(r->text),
 		    log_q("the server takes no password: give the route "

@@ -45,7 +45,7 @@ VERSION = (REPO / "VERSION").read_text().strip()
 USERS = ("ferry-queue", "ferry-smtpd", "ferry-deleg", "ferry-relay",
     "ferry-web", "ferry-lic", "ferry-mda")
 STATE = ("/etc/ferry", "/var/spool/ferry", "/var/log/ferry",
-    "/var/lib/ferry", "/run/ferry")
+    "/var/lib/ferry", "/var/lib/ferry-relay", "/run/ferry")
 BUILD_TIMEOUT = 1200
 DPKG_TIMEOUT = 300
 LOCKED = b"locked by another process"
@@ -345,6 +345,7 @@ def test_users_and_state_directories(installed_ferry):
     for path, owner, mode in (("/var/spool/ferry", "ferry-queue", 0o700),
             ("/var/spool/ferry/q", "ferry-queue", 0o700),
             ("/var/lib/ferry", "ferry-deleg", 0o700),
+            ("/var/lib/ferry-relay", "ferry-relay", 0o700),
             ("/var/log/ferry", "root", 0o755)):
         st = os.stat(path)
         assert (pwd.getpwuid(st.st_uid).pw_name,

@@ -125,6 +125,7 @@ def test_install_dirs_gives_each_state_directory_its_owner(tmp_path):
             "spool/ferry/q": ("ferry-queue", 0o700),
             "spool/ferry/corrupt": ("ferry-queue", 0o700),
             "lib/ferry": ("ferry-deleg", 0o700),
+            "lib/ferry-relay": ("ferry-relay", 0o700),
             "log/ferry": ("root", 0o755)}
     for sub, (user, mode) in want.items():
         st = os.stat(var / sub)
@@ -135,6 +136,7 @@ def test_install_dirs_gives_each_state_directory_its_owner(tmp_path):
     make("uninstall", "DESTDIR=" + str(tmp_path))
     assert (var / "spool/ferry/q/ABC.msg").exists()
     assert not (var / "lib/ferry").exists()
+    assert not (var / "lib/ferry-relay").exists()
     assert not (var / "log/ferry").exists()
 
 

@@ -251,9 +251,12 @@ class OAuthServer:
     response longer than an AUTH line may be), rotate (a refresh grant
     answers a new refresh token and the one used dies), scope (granted
     when the client asks none), device_expires_in, device_interval,
-    client_id, client_secret."""
+    client_id, client_secret; outage (an HTTP status such as 503: every
+    POST is answered so, as a provider in trouble does).  name: the stem
+    of its certificate files; san: the names its certificate is for."""
 
-    def __init__(self, tmpdir, host=HOST, port=None):
+    def __init__(self, tmpdir, host=HOST, port=None, name="oauth",
+                 san="IP:127.0.0.1,DNS:localhost"):
         self.dir = Path(tmpdir)
         self.host = host
         self.port = port or sinks.free_port(host)
@@ -268,6 +271,7 @@ class OAuthServer:
         self.scope = DEFAULT_SCOPE
         self.device_expires_in = 600
         self.device_interval = 1
+        self.outage = None
         self.requests = []              # TokenRequest, every one
         self.grants = []                # Grant, every token issued
         self.connections = []           # (peer, time, TLS version)
@@ -279,9 +283,10 @@ class OAuthServer:
         self._secrets = {self.client_secret}
         self._socks = set()
         self._thread = None
-        ca = websink.make_ca(self.dir, name="oauth-ca")
+        ca = websink.make_ca(self.dir, name="%s-ca" % name)
         self.ca_file = str(ca[0])
-        cert = websink.make_server_cert(self.dir, ca, name="oauth-server")
+        cert = websink.make_server_cert(self.dir, ca, name="%s-server" %
+            name, san=san)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(cert[0]), str(cert[1]))
         self._server = _HTTPServer(self, ctx)
@@ -508,6 +513,10 @@ class OAuthServer:
         return 200, answer
 
     def _serve(self, path, req, headers):
+        if self.outage:
+            return self.outage, {"error": "temporarily_unavailable",
+                "error_description": "AADSTS90033: A transient error has "
+                "occurred. Please try again."}
         if path == "/devicecode":
             return self._devicecode(req, headers)
         if path != "/token":

@@ -24,10 +24,11 @@ import stat
 import pytest
 
 import sinks
+import websink
 from conftest import BIN, run, wait_for
-from oauthharness import (AUTH_LINE_MAX, BASIC_REFUSED, INVALID_GRANT_TEXT,
-    Login, bearer_sink, ctl, oauth, oauth_stanza, route_of, stanza,  # noqa
-    state, state_dir, state_path, write_credentials)
+from oauthharness import (AUTH_LINE_MAX, INVALID_GRANT_TEXT, Login,
+    OAuthServer, bearer_sink, ctl, oauth, oauth_stanza, route_of,  # noqa
+    stanza, state, state_dir, state_name, state_path, write_credentials)
 from relayharness import SENDER, relay  # noqa: F401
 
 USER = "relay@contoso.example"
@@ -96,6 +97,16 @@ def with_smtpd(relay):
     relay.conf(mydestination="", smtp_listen="127.0.0.1:%d" %
         sinks.free_port(), submission_listen="", smtps_listen="")
     relay.ferry.start("smtpd", wait=False)
+
+
+def oauth_status(relay, route):
+    """(exit status, the block of `ferryctl oauth status` for route)."""
+    r = ctl(relay, "oauth", "status")
+    out = r.stdout.decode()
+    assert route in out, (r.returncode, out, r.stderr)
+    block = out[out.index(route):]
+    nxt = re.search(r"\n(?=smtp:)", block)
+    return r.returncode, block[:nxt.start()] if nxt else block
 
 
 def log_files(relay):
@@ -179,22 +190,23 @@ def test_the_servers_refuse_what_a_provider_refuses(relay, oauth):
 
 # --- delivery -------------------------------------------------------------------
 
-@pytest.mark.parametrize("length", [40, 1500])
-def test_xoauth2_with_a_refresh_token_delivers(relay, oauth, length):
+@pytest.mark.parametrize("mech,length", [("XOAUTH2", 40),
+    ("XOAUTH2", 1500), ("OAUTHBEARER", 1500)])
+def test_refresh_token_grant_delivers(relay, oauth, mech, length):
     """The stored refresh token buys an access token, and the message
     arrives authenticated with exactly that token.  A short one goes on
     the AUTH line; one of 1500 characters (a Microsoft JWT is that long)
     after a 334, the AUTH line staying within 512 octets."""
     oauth.token_length = length
-    sink = bearer_sink(relay, oauth, USER)
-    route, rt = setup_route(relay, oauth, sink)
+    sink = bearer_sink(relay, oauth, USER, mechanisms=(mech,))
+    route, rt = setup_route(relay, oauth, sink, mech=mech.lower())
     msgid = relay.ferry.submit("x@example.test")
     relay.start()
     (m,) = sink.wait_messages(1)
     (g,) = oauth.issued()
     assert g.grant_type == "refresh_token" and g.refresh_token_used == rt
     assert m.auth == dict(user=USER, token=g.access_token_issued,
-        mechanism="XOAUTH2"), m.auth
+        mechanism=mech), m.auth
     assert len(m.auth["token"]) == length
     (a,) = sink.attempts
     assert a.line_len <= AUTH_LINE_MAX, a
@@ -331,6 +343,7 @@ def test_rotated_refresh_token_is_stored(relay, oauth):
     if os.geteuid() == 0:
         uid = relay.ferry.daemon_uid_gid("relayd")[0]
         assert st.st_uid == uid and dst.st_uid == uid, (st, dst)
+    first_inode = st.st_ino
     status, answer = oauth.post("/token", grant_type="refresh_token",
         client_id=oauth.client_id, client_secret=oauth.client_secret,
         refresh_token=rt0)
@@ -340,6 +353,8 @@ def test_rotated_refresh_token_is_stored(relay, oauth):
     last = oauth.issued()[-1]
     wait_for(lambda: not oauth.valid(last.access_token_issued), timeout=15,
         what="relayd's last access token expired")
+    rc, block = oauth_status(relay, route)
+    assert rc == 0 and "expired" in block, (rc, block)
     before = len(oauth.issued())
     relay.start()
     msgid = relay.ferry.submit("b@example.test")
@@ -358,6 +373,10 @@ def test_rotated_refresh_token_is_stored(relay, oauth):
         refused,)
     assert state(relay, route)["refresh_token"] == \
         grants[-1].refresh_token_issued
+    # replaced by a rename, never rewritten in place, nothing left over
+    assert os.stat(state_path(relay, route)).st_ino != first_inode
+    assert os.listdir(state_dir(relay)) == [state_name(route)], \
+        os.listdir(state_dir(relay))
 
 
 def test_restart_with_a_valid_token_fetches_none(relay, oauth):
@@ -377,6 +396,9 @@ def test_restart_with_a_valid_token_fetches_none(relay, oauth):
     assert [m.auth["token"] for m in msgs] == [g.access_token_issued] * 2
     assert len(oauth.token_requests()) == 1, oauth.requests
     assert len(sink.attempts) == 2, sink.attempts
+    rc, block = oauth_status(relay, route)
+    assert rc == 0, block
+    assert "valid until" in block and "last error: none" in block, block
 
 
 # --- a dead refresh token ---------------------------------------------------------
@@ -513,6 +535,17 @@ def test_device_code_login(relay, oauth, outcome):
         assert r.form.get("refresh_token") == g.refresh_token_issued, r.form
 
 
+def test_oauth_status_before_any_token(relay, oauth):
+    """A route nobody has logged in for yet: `ferryctl oauth status`
+    says it has no access token, and no error (exit 0)."""
+    sink = bearer_sink(relay, oauth, USER)
+    route, _ = setup_route(relay, oauth, sink, refresh_token=None)
+    rc, block = oauth_status(relay, route)
+    assert rc == 0, block
+    assert "no access token" in block, block
+    assert "last error: none" in block, block
+
+
 # --- a token refused, other grants, passwords ----------------------------------
 
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
@@ -597,6 +630,111 @@ def test_basic_auth_refused_with_5_7_30_hints_at_oauth(relay, oauth, form):
     assert sink.received() == []
     for p in log_files(relay):
         assert PASSWORD not in p.read_text(errors="replace"), p
+
+
+@pytest.mark.parametrize("how", ["503", "unreachable"])
+@pytest.mark.timeout(120)
+def test_token_endpoint_down_is_temporary(relay, oauth, how):
+    """A provider answering 503, or not there at all, is no admin's
+    mistake: oauth-error class=temp, the mail deferred (4.7.0) and not
+    bounced, `ferryctl oauth status` and `ferryctl status` exit 0; once
+    the provider answers again the mail goes (relayd's token process
+    waits 30 s after a temporary failure before it asks again, hence
+    the long wait)."""
+    sink = bearer_sink(relay, oauth, USER)
+    home = relay.sink()
+    relay.routes({"example.test": sink, "ferry.test": home})
+    route = route_of(sink)
+    rt = oauth.add_refresh_token()
+    s = oauth_stanza(route, oauth, USER, refresh_token=rt)
+    if how == "503":
+        oauth.outage = 503
+    else:
+        dead = "https://127.0.0.1:%d/token" % sinks.closed_port()
+        s = [ln if not ln.startswith("token_endpoint ") else
+            "token_endpoint " + dead for ln in s]
+    write_credentials(relay, oauth, s)
+    with_smtpd(relay)
+    msgid = relay.ferry.submit("x@example.test")
+    relay.start()
+    err = relay.wait_event("oauth-error", route=route)[0]
+    assert err["class"] == "temp", err
+    d = relay.wait_event("deferred", id=msgid)[0]
+    assert re.match(r"(4\d\d )?4\.7\.0", d["reply"]), d
+    assert_no_bounce(relay, home, msgid)
+    rc, block = oauth_status(relay, route)
+    assert rc == 0, block
+    r = wait_for(lambda: (lambda r: r.returncode == 0 and r)(
+        ctl(relay, "status")), timeout=10, what="ferryctl status exit 0: "
+        "%r" % (ctl(relay, "status"),))
+    assert "invalid_grant" not in r.stdout.decode()
+    if how == "503":
+        assert oauth.token_requests(), "no request reached the server"
+        oauth.outage = None
+        (m,) = sink.wait_messages(1, timeout=60)
+        delivered_ = relay.wait_event("delivered", id=msgid, timeout=10)
+        assert delivered_ and oauth.valid(m.auth["token"])
+
+
+@pytest.mark.parametrize("bad", ["other CA", "other name"])
+def test_token_endpoint_certificate_is_verified(relay, oauth, bad):
+    """The token endpoint's certificate must chain to
+    relay_oauth_ca_file and name the host: else nothing is posted (the
+    client secret and refresh token go nowhere), oauth-error class=temp,
+    the mail deferred."""
+    sink = bearer_sink(relay, oauth, USER)
+    server = oauth
+    if bad == "other name":
+        server = OAuthServer(relay.base, name="oauth-other",
+            san="DNS:other.example").start()
+    try:
+        route, _ = setup_route(relay, server, sink)
+        if bad == "other CA":
+            other = websink.make_ca(relay.base, name="other-ca")[0]
+            relay.conf(relay_oauth_ca_file=str(other))
+        msgid = relay.ferry.submit("x@example.test")
+        relay.start()
+        err = relay.wait_event("oauth-error", route=route)[0]
+        assert err["class"] == "temp", err
+        assert result(relay, msgid)["event"] == "deferred"
+        assert server.tls_failures or server.connections, \
+            "relayd never tried the server"
+        assert server.requests == [], "posted to an unverified server: " \
+            "%r" % server.requests
+        assert sink.received() == []
+    finally:
+        if server is not oauth:
+            relay.stop()
+            server.stop()
+
+
+@pytest.mark.ferry_conf(relay_idle_timeout="1s")
+def test_new_refresh_token_in_the_file_beats_the_stored_one(relay, oauth):
+    """The admin pastes a new refresh token into relay_auth_file (the one
+    Ferry stored was revoked) and restarts relayd: the next fetch uses
+    the admin's, not the dead one of the state file."""
+    oauth.rotate = True
+    sink = bearer_sink(relay, oauth, USER)
+    route, rt0 = setup_route(relay, oauth, sink)
+    first = relay.ferry.submit("a@example.test")
+    relay.start()
+    delivered(relay, first)
+    (g1,) = oauth.issued()
+    wait_for(lambda: state(relay, route).get("refresh_token") ==
+        g1.refresh_token_issued, timeout=10, what="the rotated token stored")
+    relay.stop()
+    oauth.revoke(g1.refresh_token_issued)
+    oauth.invalidate(g1.access_token_issued)
+    fresh = oauth.add_refresh_token()
+    write_credentials(relay, oauth, oauth_stanza(route, oauth, USER,
+        refresh_token=fresh))
+    relay.start()
+    msgid = relay.ferry.submit("b@example.test")
+    m2 = sink.wait_messages(2)[1]
+    delivered(relay, msgid)
+    g2 = oauth.issued()[1]
+    assert g2.refresh_token_used == fresh, g2
+    assert m2.auth["token"] == g2.access_token_issued
 
 
 # --- the credentials file ------------------------------------------------------

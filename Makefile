@@ -197,6 +197,8 @@ t/unit/bin/test_license: $(call objs,$(LICENSE))
 t/unit/bin/test_license: LDLIBS += $(shell pkg-config --libs libcrypto)
 t/unit/bin/test_dns: $(call objs,relayd/dns.c)
 t/unit/bin/test_dns: LDLIBS += -lresolv
+t/unit/bin/test_oauth: $(call objs,common/credentials.c common/oauth_answer.c)
+t/unit/bin/test_oauth: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_mailbox: $(call objs,local/mailbox.c local/maildir.c local/copy.c)
@@ -234,6 +236,9 @@ FUZZ_LIB_smtpd_body	= $(FUZZ_LIB_smtpd_command)
 FUZZ_SRC_webrelay_answer := webrelayd/answer.c
 FUZZ_LIB_webrelay_answer = $(shell pkg-config --libs json-c)
 FUZZ_SRC_aliases	:=
+FUZZ_SRC_oauth_answer	:= common/oauth_answer.c
+FUZZ_LIB_oauth_answer	= $(shell pkg-config --libs json-c)
+FUZZ_SRC_credentials	:= common/credentials.c
 FUZZ_SRC_local_mbox	:= local/header.c local/copy.c
 FUZZ_SRC_smtp_reply	:= $(SMTPIO)
 FUZZ_LIB_smtp_reply	= $(SSL)

@@ -307,9 +307,13 @@ credentials_parse(const char *path, FILE *fp, struct credentials *creds)
 		    line[0] != '#' && line[strspn(line, " \t\r\n")] != '\0') {
 			line[strcspn(line, "\r\n")] = '\0';
 			old_form(&p, line);
-			break;
-		}
-		parse_line(&p, line);
+		} else if (p.creds->n > 0 && p.creds->v[0].route == NULL) {
+			if (line[strspn(line, " \t\r\n")] != '\0' &&
+			    line[strspn(line, " \t")] != '#')
+				parse_error(&p, p.lineno, "\"user password\" "
+				    "must be the only line");
+		} else
+			parse_line(&p, line);
 	}
 	if (p.cur != NULL)
 		stanza_check(&p, p.cur);

@@ -382,6 +382,17 @@ on_tick(evutil_socket_t fd, short events, void *arg)
 			fatalx("the token process died (status %d)", status);
 }
 
+/* The token process writes the same log: it reopens it too. */
+static void
+on_hup(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	if (token_pid != -1)
+		kill(token_pid, SIGHUP);
+}
+
 /* At exit: deliveries in progress are cut; queued retries them. */
 static void
 stop_workers(void)
@@ -442,7 +453,7 @@ int
 main(int argc, char **argv)
 {
 	struct privsep	 ps;
-	struct event	*tick;
+	struct event	*tick, *hup;
 	char		 where[PATH_MAX * 2];
 	int		 ping_sock;
 
@@ -467,6 +478,9 @@ main(int argc, char **argv)
 		fatalx("event_base_new");
 	daemon_ping_serve(rbase, ping_sock, "relayd");
 	daemon_signals(rbase);
+	hup = evsignal_new(rbase, SIGHUP, on_hup, NULL);
+	if (hup == NULL || evsignal_add(hup, NULL) == -1)
+		fatalx("cannot handle SIGHUP");
 	tick = event_new(rbase, -1, EV_PERSIST, on_tick, NULL);
 	if (tick == NULL || event_add(tick, &(struct timeval){ 1, 0 }) == -1)
 		fatalx("cannot start timer");

@@ -17,6 +17,7 @@
  * state file changed by someone else (ferryctl oauth login) is read
  * again before the next answer.  Once a second it refreshes the tokens
  * that have been used and expire within relay_oauth_refresh_ahead.
+ * SIGHUP, passed on by the master, reopens the log.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -57,6 +58,14 @@ struct slot {
 static struct slot		*slots;
 static size_t			 nslots;
 static const struct config	*tconf;
+static volatile sig_atomic_t	 reopen_log;
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reopen_log = 1;
+}
 
 /* The file changed under us (a login)?  Then read it, and try again now. */
 static void
@@ -295,9 +304,14 @@ token_main(int lsock)
 {
 	struct pollfd	 pfd = { lsock, POLLIN, 0 };
 
+	signal(SIGHUP, on_hup);
 	for (;;) {
 		if (poll(&pfd, 1, 1000) == 1)
 			serve(lsock);
+		if (reopen_log) {
+			reopen_log = 0;
+			log_reopen();
+		}
 		refresh_ahead();
 	}
 }

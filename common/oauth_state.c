@@ -151,23 +151,6 @@ oauth_state_load(const char *path, struct oauth_state *st)
 	return r;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* The file's text; the caller wipes and frees it. */
 static char *
 state_text(const struct oauth_state *st, int *len)
@@ -206,7 +189,7 @@ oauth_state_save(const char *path, const struct oauth_state *st, uid_t uid,
 		return -1;
 	text = state_text(st, &len);
 	if ((uid == (uid_t)-1 || fchown(fd, uid, gid) == 0) &&
-	    write_all(fd, text, len) == 0 && fsync(fd) == 0)
+	    write_full(fd, text, len) == 0 && fsync(fd) == 0)
 		r = 0;
 	saved = errno;
 	explicit_bzero(text, len);

@@ -29,19 +29,36 @@ struct sleeper {
 	struct ipc_conn		*conn;
 };
 
+/*
+ * time() reads the clock as of the last kernel tick, which trails
+ * gettimeofday() by up to a tick: the timer aims this far past the
+ * second so that time() agrees it has come, instead of firing early
+ * and again until it does.
+ */
+#define WAKE_SLACK_USEC	20000
+
 static TAILQ_HEAD(, sleeper)	 sleepers = TAILQ_HEAD_INITIALIZER(sleepers);
 static struct event		*retry_timer;
 static time_t			 retry_at;	/* when it fires; 0: idle */
 
+static void	wake_sleepers(time_t);
+
+/*
+ * One reading of the clock serves both questions: with two, the second
+ * could tick over between them, so that nothing was due for the first
+ * and nothing is left to wait for at the second, and the wake was lost.
+ */
 static void
 on_retry_time(evutil_socket_t fd, short events, void *arg)
 {
+	time_t	 now = time(NULL);
+
 	(void)fd;
 	(void)events;
 	(void)arg;
 	retry_at = 0;
-	queue_wake();
-	queue_wake_at(sched_next_retry(time(NULL)));
+	wake_sleepers(now);
+	queue_wake_at(sched_next_retry(now));
 }
 
 /* Call once the queue is loaded: its deferred recipients set the timer. */
@@ -65,7 +82,8 @@ queue_wake_at(time_t t)
 		return;
 	retry_at = t;
 	gettimeofday(&now, NULL);
-	usec = ((long long)t - now.tv_sec) * 1000000 - now.tv_usec;
+	usec = ((long long)t - now.tv_sec) * 1000000 - now.tv_usec +
+	    WAKE_SLACK_USEC;
 	if (usec > 0) {
 		tv.tv_sec = usec / 1000000;
 		tv.tv_usec = usec % 1000000;
@@ -105,10 +123,16 @@ queue_wake_forget(struct ipc_conn *c)
 void
 queue_wake(void)
 {
+	wake_sleepers(time(NULL));
+}
+
+static void
+wake_sleepers(time_t now)
+{
 	struct sleeper		*s;
 	struct ipc_frame	 f;
 
-	if (TAILQ_EMPTY(&sleepers) || sched_first_due(time(NULL)) == NULL)
+	if (TAILQ_EMPTY(&sleepers) || sched_first_due(now) == NULL)
 		return;
 	while ((s = TAILQ_FIRST(&sleepers)) != NULL) {
 		TAILQ_REMOVE(&sleepers, s, entry);

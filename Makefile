@@ -60,7 +60,7 @@ QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/websmtp.c common/license_state.c
 # relay_auth_file and OAuth2 tokens, for relayd and ferry-control.
 OAUTH	:= common/credentials.c common/oauth.c common/oauth_answer.c \
-	   common/oauth_state.c
+	   common/oauth_assertion.c common/oauth_state.c
 OAUTH_LIBS = $(shell pkg-config --libs libcurl json-c libcrypto)
 # The SMTP client's I/O, for the daemons that talk to other servers.
 SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
@@ -197,8 +197,9 @@ t/unit/bin/test_license: $(call objs,$(LICENSE))
 t/unit/bin/test_license: LDLIBS += $(shell pkg-config --libs libcrypto)
 t/unit/bin/test_dns: $(call objs,relayd/dns.c)
 t/unit/bin/test_dns: LDLIBS += -lresolv
-t/unit/bin/test_oauth: $(call objs,common/credentials.c common/oauth_answer.c)
-t/unit/bin/test_oauth: LDLIBS += $(shell pkg-config --libs json-c)
+t/unit/bin/test_oauth: $(call objs,common/credentials.c common/oauth_answer.c \
+	    common/oauth_assertion.c)
+t/unit/bin/test_oauth: LDLIBS += $(shell pkg-config --libs json-c libcrypto)
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_mailbox: $(call objs,local/mailbox.c local/maildir.c local/copy.c)
@@ -238,7 +239,8 @@ FUZZ_LIB_webrelay_answer = $(shell pkg-config --libs json-c)
 FUZZ_SRC_aliases	:=
 FUZZ_SRC_oauth_answer	:= common/oauth_answer.c
 FUZZ_LIB_oauth_answer	= $(shell pkg-config --libs json-c)
-FUZZ_SRC_credentials	:= common/credentials.c
+FUZZ_SRC_credentials	:= common/credentials.c common/oauth_assertion.c
+FUZZ_LIB_credentials	= $(shell pkg-config --libs json-c libcrypto)
 FUZZ_SRC_local_mbox	:= local/header.c local/copy.c
 FUZZ_SRC_smtp_reply	:= $(SMTPIO)
 FUZZ_LIB_smtp_reply	= $(SSL)

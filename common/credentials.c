@@ -19,6 +19,7 @@
 
 #include "credentials.h"
 #include "log.h"
+#include "oauth.h"
 #include "route.h"
 #include "secret.h"
 #include "util.h"
@@ -41,6 +42,9 @@ static const struct cred_key {
 	{ "device_endpoint", offsetof(struct credential, device_endpoint) },
 	{ "client_id", offsetof(struct credential, client_id) },
 	{ "client_secret", offsetof(struct credential, client_secret) },
+	{ "client_certificate",
+	    offsetof(struct credential, client_certificate) },
+	{ "client_key", offsetof(struct credential, client_key) },
 	{ "scope", offsetof(struct credential, scope) },
 	{ "refresh_token", offsetof(struct credential, refresh_token) },
 };
@@ -88,6 +92,7 @@ credential_free(struct credential *c)
 	for (i = 0; i < sizeof(cred_keys) / sizeof(cred_keys[0]); i++)
 		if (cred_keys[i].offset != 0)
 			wipe_str((char **)((char *)c + cred_keys[i].offset));
+	oauth_cert_free(c);
 }
 
 static int
@@ -118,9 +123,16 @@ stanza_check(struct parse *p, const struct credential *c)
 	if (c->client_id == NULL)
 		parse_error(p, line, "route %s: oauth needs client_id",
 		    c->route);
-	if (c->grant == GRANT_CLIENT_CREDENTIALS && c->client_secret == NULL)
+	if (c->client_secret != NULL && c->client_certificate != NULL)
+		parse_error(p, line, "route %s: both client_secret and "
+		    "client_certificate", c->route);
+	if (c->client_key != NULL && c->client_certificate == NULL)
+		parse_error(p, line, "route %s: client_key without "
+		    "client_certificate", c->route);
+	if (c->grant == GRANT_CLIENT_CREDENTIALS && c->client_secret == NULL &&
+	    c->client_certificate == NULL)
 		parse_error(p, line, "route %s: grant client_credentials "
-		    "needs client_secret", c->route);
+		    "needs client_secret or client_certificate", c->route);
 	if (!is_https(c->token_endpoint) || !is_https(c->device_endpoint))
 		parse_error(p, line, "route %s: endpoints must be https:// "
 		    "URLs", c->route);
@@ -327,13 +339,15 @@ credentials_parse(const char *path, FILE *fp, struct credentials *creds)
 
 /*
  * Read path (if not empty) as root: refused unless only root and its
- * group may read it.  0, or -1 with the reasons on stderr.
+ * group may read it.  Client certificates and their keys are read too,
+ * the keys under the same rule.  0, or -1 with the reasons on stderr.
  */
 int
 credentials_load(const char *path, struct credentials *creds)
 {
 	FILE	*fp;
 	char	 buf[BUFSIZ];
+	size_t	 i;
 	int	 r;
 
 	memset(creds, 0, sizeof(*creds));
@@ -345,6 +359,12 @@ credentials_load(const char *path, struct credentials *creds)
 	r = credentials_parse(path, fp, creds);
 	fclose(fp);
 	explicit_bzero(buf, sizeof(buf));
+	for (i = 0; r == 0 && i < creds->n; i++)
+		if (creds->v[i].client_certificate != NULL &&
+		    oauth_cert_load(&creds->v[i], creds->v[i].where) == -1)
+			r = -1;
+	if (r == -1)
+		credentials_free(creds);
 	return r;
 }
 
@@ -362,8 +382,8 @@ credentials_find(const struct credentials *creds, const char *route)
 }
 
 /*
- * Wipe what only the token process needs (client secrets, refresh
- * tokens): relayd's other processes keep the rest.
+ * Wipe what only the token process needs (client secrets and keys,
+ * refresh tokens): relayd's other processes keep the rest.
  */
 void
 credentials_forget_oauth(struct credentials *creds)
@@ -373,6 +393,7 @@ credentials_forget_oauth(struct credentials *creds)
 	for (i = 0; i < creds->n; i++) {
 		wipe_str(&creds->v[i].client_secret);
 		wipe_str(&creds->v[i].refresh_token);
+		oauth_cert_free(&creds->v[i]);
 	}
 }
 

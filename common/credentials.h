@@ -14,12 +14,18 @@
  *	oauth xoauth2
  *	token_endpoint https://login.microsoftonline.com/TENANT/oauth2/v2.0/token
  *	client_id ...
+ *
+ * A client proves itself with client_secret or with client_certificate
+ * (a signed assertion, oauth_assertion.c); credentials_load() reads the
+ * certificate and its key then, as root.
  */
 #ifndef FERRY_CREDENTIALS_H
 #define FERRY_CREDENTIALS_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+struct client_cert;
 
 enum cred_kind {
 	CRED_PASSWORD,
@@ -49,6 +55,9 @@ struct credential {
 	char		*device_endpoint;
 	char		*client_id;
 	char		*client_secret;
+	char		*client_certificate;	/* path: a PEM certificate */
+	char		*client_key;	/* path: its key; NULL: in the same file */
+	struct client_cert *cert;	/* both, loaded (oauth_assertion.c) */
 	char		*scope;
 	char		*refresh_token;
 };

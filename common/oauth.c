@@ -110,12 +110,27 @@ post(const char *url, const char *ca_file, const char *form,
 	return a->status;
 }
 
-/* The client's own fields: client_id, and client_secret if it has one. */
+/*
+ * The client's own fields: client_id, and client_secret or a client
+ * assertion signed now (RFC 7523 2.2) if it has either.
+ */
 static int
 form_client(CURL *h, char *form, const struct credential *c)
 {
-	return form_add(h, form, "client_id", c->client_id) == 0 &&
-	    form_add(h, form, "client_secret", c->client_secret) == 0 ? 0 : -1;
+	char	 assertion[OAUTH_ASSERTION_MAX];
+	int	 r;
+
+	if (form_add(h, form, "client_id", c->client_id) == -1)
+		return -1;
+	if (c->cert == NULL)
+		return form_add(h, form, "client_secret", c->client_secret);
+	if (oauth_assertion(c, assertion, sizeof(assertion)) == -1)
+		return -1;
+	r = form_add(h, form, "client_assertion_type",
+	    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") == 0 &&
+	    form_add(h, form, "client_assertion", assertion) == 0 ? 0 : -1;
+	explicit_bzero(assertion, sizeof(assertion));
+	return r;
 }
 
 /* Build a form with fill(), POST it to url, wipe it. */
@@ -133,7 +148,8 @@ request(const char *url, const char *ca_file, struct oauth_answer *a,
 	    form_client(h, form, c) == -1) {
 		memset(a, 0, sizeof(*a));
 		oauth_answer_set(a, OAUTH_CONFIG, "too-long",
-		    "the credentials are too long to send");
+		    "the credentials do not fit into a request, or the "
+		    "client assertion cannot be signed");
 		st = a->status;
 	} else
 		st = post(url, ca_file, form, a);

@@ -7,7 +7,8 @@
  *
  * oauth.c asks a token endpoint over HTTPS (RFC 6749 refresh-token and
  * client-credentials grants, RFC 8628 device authorization) and parses
- * its answer; oauth_state.c keeps what it got in a state file per route.
+ * its answer; oauth_assertion.c signs for a client with a certificate;
+ * oauth_state.c keeps what it got in a state file per route.
  * Blocking; nothing here logs.
  */
 #ifndef FERRY_OAUTH_H
@@ -58,6 +59,13 @@ void	 oauth_answer_parse(long, const char *, size_t, struct oauth_answer *);
 void	 oauth_answer_set(struct oauth_answer *, enum oauth_status,
 	    const char *, const char *);
 void	 oauth_answer_wipe(struct oauth_answer *);
+
+/* A client's certificate and the assertions it signs. */
+#define OAUTH_ASSERTION_MAX	8192
+int	 oauth_cert_load(struct credential *, const char *);
+void	 oauth_cert_free(struct credential *);
+int	 oauth_assertion(const struct credential *, char *, size_t);
+int	 oauth_cert_info(const struct credential *, const char **, time_t *);
 
 /* The state file of one route. */
 enum oauth_error_class {

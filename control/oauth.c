@@ -203,6 +203,24 @@ login(const struct config *conf, const struct credential *c)
 	return status;
 }
 
+/* How the client proves itself; when a certificate ends, that mail ends. */
+static void
+show_client(const struct credential *c)
+{
+	const char	*thumb;
+	time_t		 end;
+	char		 when[64];
+
+	if (oauth_cert_info(c, &thumb, &end) == -1) {
+		printf("  client %s, with %s\n", c->client_id,
+		    c->client_secret != NULL ? "a secret" : "no secret");
+		return;
+	}
+	format_time(end, when, sizeof(when));
+	printf("  client %s, with certificate %s, %s %s\n", c->client_id,
+	    thumb, end > time(NULL) ? "valid until" : "EXPIRED at", when);
+}
+
 static void
 show_route(const struct config *conf, const struct credential *c,
     const struct oauth_state *st, int loaded)
@@ -214,6 +232,7 @@ show_route(const struct config *conf, const struct credential *c,
 	    c->mech == MECH_AUTO ? "auto" : credential_mech_name(c->mech),
 	    c->grant == GRANT_CLIENT_CREDENTIALS ? "client_credentials" :
 	    "refresh_token");
+	show_client(c);
 	format_time(st->expires_at, when, sizeof(when));
 	if (st->access_token[0] == '\0')
 		printf("  access token: no access token yet\n");

@@ -5,7 +5,9 @@
 /*
  * credentials.c: fuzz parsing relay_auth_file (common/credentials.c) from
  * a memory file.  A table that parsed must hold complete logins: a user,
- * and a password or the OAuth2 keys its grant needs.
+ * and a password or the OAuth2 keys its grant needs, one way for the
+ * client to prove itself, and no certificate loaded (only
+ * credentials_load() reads files).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +36,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (c->kind == CRED_PASSWORD && c->password == NULL) ||
 			    (c->kind == CRED_OAUTH && (c->token_endpoint ==
 			    NULL || c->client_id == NULL)) ||
+			    (c->client_secret != NULL &&
+			    c->client_certificate != NULL) ||
+			    (c->client_key != NULL &&
+			    c->client_certificate == NULL) || c->cert != NULL ||
 			    (c->route != NULL &&
 			    credentials_find(&creds, c->route) != c))
 				abort();

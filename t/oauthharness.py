@@ -15,7 +15,12 @@ servers here, never mocks:
   client_credentials and device_code grants, `POST /devicecode`.  Tokens
   expire (`expires_in`), a refresh token can be rotated on use (`rotate`),
   revoked (`revoke()`), an access token invalidated before it expires
-  (`invalidate()`); a device login waits for `approve()` or `deny()`.  It
+  (`invalidate()`); a device login waits for `approve()` or `deny()`.  A
+  client may prove itself with a certificate instead of the secret: the
+  server then wants a PS256 client assertion (RFC 7523 2.2, as Entra ID
+  does) naming the certificate given to `register_certificate()` by its
+  thumbprints, for its token endpoint, live, and with a jti never seen
+  before; `assertions` holds each accepted one's header and claims.  It
   records every request (`requests`), every token it issued (`grants`,
   `wait_grants()`), and every secret it ever issued or accepted
   (`secrets()`), so that a test can look for them in the logs.
@@ -68,6 +73,11 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 from aiosmtpd.smtp import SMTP, AuthResult
 
 import sinks
@@ -87,10 +97,43 @@ AUTH_RESPONSE_MAX = 12288   # RFC 4954 4
 DEFAULT_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 
 TOKEN_CHARS = string.ascii_letters + string.digits + "-_."
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFE_MAX = 600    # seconds from nbf to exp, as Entra ID asks
+CLOCK_SKEW = 60
 
 
 def _random(n, chars=string.ascii_letters + string.digits):
     return "".join(secrets.choice(chars) for _ in range(n))
+
+
+def _unb64url(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def client_certificate(tmpdir, name="client", combined=False,
+                       key_type="rsa:2048"):
+    """A self-signed certificate for a client, as an admin makes one to
+    upload to the app registration: (certificate file, key file), or
+    (one PEM file with both, None) if combined.  Key files are 0600."""
+    d = Path(tmpdir)
+    crt, key = d / ("%s.crt" % name), d / ("%s.key" % name)
+    args = ["-newkey", key_type]
+    if key_type.startswith("ec"):
+        args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    subprocess.run(["openssl", "req", "-x509", *args, "-nodes", "-keyout",
+        str(key), "-out", str(crt), "-subj", "/CN=Ferry relay %s" % name,
+        "-days", "2"], check=True, capture_output=True, timeout=CMD_TIMEOUT)
+    os.chmod(key, 0o600)
+    if not combined:
+        return crt, key
+    pem = d / ("%s.pem" % name)
+    pem.write_bytes(crt.read_bytes() + key.read_bytes())
+    os.chmod(pem, 0o600)
+    return pem, None
 
 
 # --- the OAuth2 provider ------------------------------------------------------
@@ -272,6 +315,9 @@ class OAuthServer:
         self.device_expires_in = 600
         self.device_interval = 1
         self.outage = None
+        self.certificate = None         # a client's, x509.Certificate
+        self.assertions = []            # dict(header, claims), accepted
+        self._jtis = set()
         self.requests = []              # TokenRequest, every one
         self.grants = []                # Grant, every token issued
         self.connections = []           # (peer, time, TLS version)
@@ -343,6 +389,12 @@ class OAuthServer:
     def revoke(self, refresh_token):
         with self.lock:
             self._refresh[refresh_token] = "revoked"
+
+    def register_certificate(self, path):
+        """The client may prove itself with the certificate in path (PEM)
+        instead of its secret, as after an upload to Entra ID."""
+        self.certificate = x509.load_pem_x509_certificate(
+            Path(path).read_bytes())
 
     def invalidate(self, access_token):
         """From now on the token is refused (a password change, a
@@ -472,6 +524,17 @@ class OAuthServer:
         cid, secret = form.get("client_id"), form.get("client_secret")
         auth = headers.get("Authorization") or ""
         req.client_auth = "post" if secret is not None else None
+        if "client_assertion" in form or "client_assertion_type" in form:
+            if secret is not None or auth.startswith("Basic "):
+                return None, (400, {"error": "invalid_request",
+                    "error_description": "client authenticated twice"})
+            why = self._check_assertion(form.get("client_assertion_type"),
+                form.get("client_assertion") or "", cid)
+            if why:
+                return None, (401, {"error": "invalid_client",
+                    "error_description": why})
+            req.client_auth = "assertion"
+            return self.client_id, None
         if auth.startswith("Basic "):
             try:
                 user, _, pw = base64.b64decode(auth[6:]).decode().partition(
@@ -496,6 +559,63 @@ class OAuthServer:
                 "provided." if cid == self.client_id else
                 "AADSTS700016: Application not found."})
         return cid, None
+
+    def _check_assertion(self, atype, assertion, cid):
+        """None if assertion is a good client assertion for this server,
+        else why not, as Entra ID says it."""
+        with self.lock:
+            self._secrets.add(assertion)
+        if atype != JWT_BEARER:
+            return "AADSTS50027: client_assertion_type %r" % atype
+        if self.certificate is None:
+            return "AADSTS700027: no certificate is registered"
+        try:
+            h64, c64, s64 = assertion.split(".")
+            header = json.loads(_unb64url(h64))
+            claims = json.loads(_unb64url(c64))
+            sig = _unb64url(s64)
+        except (ValueError, binascii.Error, UnicodeDecodeError) as e:
+            return "AADSTS50012: malformed client assertion: %s" % e
+        der = self.certificate.public_bytes(Encoding.DER)
+        sha1, sha256 = (hashes.Hash(h) for h in (hashes.SHA1(),
+            hashes.SHA256()))
+        sha1.update(der)
+        sha256.update(der)
+        if (header.get("alg"), header.get("typ")) != ("PS256", "JWT"):
+            return "AADSTS5002738: alg %r typ %r" % (header.get("alg"),
+                header.get("typ"))
+        if header.get("x5t#S256") != _b64url(sha256.finalize()) or \
+                header.get("x5t") != _b64url(sha1.finalize()):
+            return ("AADSTS700027: the certificate with thumbprint %r is "
+                "not registered" % header.get("x5t#S256"))
+        try:
+            self.certificate.public_key().verify(sig, ("%s.%s" % (h64,
+                c64)).encode(), padding.PSS(mgf=padding.MGF1(
+                hashes.SHA256()), salt_length=32), hashes.SHA256())
+        except (InvalidSignature, TypeError, ValueError):
+            return ("AADSTS700027: Client assertion contains an invalid "
+                "signature.")
+        now = time.time()
+        if claims.get("aud") != self.token_url:
+            return "AADSTS50013: aud %r" % claims.get("aud")
+        if not (claims.get("iss") == claims.get("sub") == self.client_id
+                and cid in (None, self.client_id)):
+            return "AADSTS700016: Application not found."
+        try:
+            nbf, exp = int(claims["nbf"]), int(claims["exp"])
+        except (KeyError, TypeError, ValueError):
+            return "AADSTS50012: no nbf or exp"
+        if not (nbf <= now + CLOCK_SKEW and exp > now and
+                exp - nbf <= ASSERTION_LIFE_MAX):
+            return ("AADSTS700024: Client assertion is not within its "
+                "valid time range.")
+        with self.lock:
+            jti = claims.get("jti")
+            if not jti or jti in self._jtis:
+                return "AADSTS700021: jti %r was used before" % jti
+            self._jtis.add(jti)
+            self.assertions.append(dict(header=header, claims=claims))
+        return None
 
     def _token_answer(self, grant_type, req, rt_used, scope, with_refresh):
         at = self._new_access_token()

@@ -22,13 +22,15 @@ import smtplib
 import stat
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 
 import sinks
 import websink
 from conftest import BIN, run, wait_for
 from oauthharness import (AUTH_LINE_MAX, INVALID_GRANT_TEXT, Login,
-    OAuthServer, bearer_sink, ctl, oauth, oauth_stanza, route_of,  # noqa
-    stanza, state, state_dir, state_name, state_path, write_credentials)
+    OAuthServer, bearer_sink, client_certificate, ctl, oauth,  # noqa
+    oauth_stanza, route_of, stanza, state, state_dir, state_name,
+    state_path, write_credentials)
 from relayharness import SENDER, relay  # noqa: F401
 
 USER = "relay@contoso.example"
@@ -547,6 +549,7 @@ def test_oauth_status_before_any_token(relay, oauth):
     assert rc == 0, block
     assert "no access token" in block, block
     assert "last error: none" in block, block
+    assert "client %s, with a secret" % oauth.client_id in block, block
 
 
 # --- a token refused, other grants, passwords ----------------------------------
@@ -582,12 +585,10 @@ def test_refused_token_is_replaced_on_the_same_connection(relay, oauth,
     assert not relay.events("deferred", id=msgid)
 
 
-def test_client_credentials_grant_delivers(relay, oauth):
-    """grant client_credentials: no refresh token anywhere, the token
-    asked for with the configured scope."""
-    sink = bearer_sink(relay, oauth, USER)
-    route, _ = setup_route(relay, oauth, sink, grant="client_credentials",
-        refresh_token=None)
+def one_client_credentials_delivery(relay, oauth, sink):
+    """Submit a message and start relayd: it goes with the token of the
+    one client-credentials grant, of the configured scope.  (That grant,
+    its token request.)"""
     msgid = relay.ferry.submit("x@example.test")
     relay.start()
     (m,) = sink.wait_messages(1)
@@ -596,10 +597,201 @@ def test_client_credentials_grant_delivers(relay, oauth):
     assert g.grant_type == "client_credentials" and g.scope == CC_SCOPE, g
     assert m.auth["token"] == g.access_token_issued
     (req,) = oauth.token_requests()
+    return g, req
+
+
+def test_client_credentials_grant_delivers(relay, oauth):
+    """grant client_credentials: no refresh token anywhere, the token
+    asked for with the configured scope."""
+    sink = bearer_sink(relay, oauth, USER)
+    route, _ = setup_route(relay, oauth, sink, grant="client_credentials",
+        refresh_token=None)
+    _, req = one_client_credentials_delivery(relay, oauth, sink)
     assert "refresh_token" not in req.form, req.form
     (ev,) = relay.events("oauth-token", route=route)
     assert ev["grant"] == "client_credentials", ev
     assert not state(relay, route).get("refresh_token"), state(relay, route)
+
+
+# --- a client certificate instead of the secret ---------------------------------
+
+def cert_stanza(relay, oauth, route, grant="client_credentials",
+                combined=False, register=True, **more):
+    """A stanza whose client proves itself with a new certificate (no
+    client_secret), registered at oauth unless register is False."""
+    crt, key = client_certificate(relay.base, combined=combined)
+    if register:
+        oauth.register_certificate(crt)
+    keys = dict(client_certificate=crt, client_key=key)
+    keys.update(more)
+    return oauth_stanza(route, oauth, USER, grant=grant, secret=False,
+        **keys)
+
+
+def pem_body(path):
+    """The base64 lines of a PEM file's private key."""
+    text = path.read_text()
+    key = text[text.index("PRIVATE KEY-----"):]
+    return [ln for ln in key.splitlines()[1:] if ln and "-----" not in ln]
+
+
+@pytest.mark.ferry_conf(relay_idle_timeout="1s")
+def test_certificate_client_credentials_grant_delivers(relay, oauth):
+    """client_certificate instead of client_secret: each token request
+    carries a PS256 client assertion for the token endpoint, signed by
+    the registered certificate's key, with a fresh jti (the server
+    refuses a replay); no secret is sent, and neither the key nor an
+    assertion reaches a log."""
+    sink = bearer_sink(relay, oauth, USER)
+    relay.routes({"example.test": sink})
+    route = route_of(sink)
+    write_credentials(relay, oauth, cert_stanza(relay, oauth, route))
+    g, req = one_client_credentials_delivery(relay, oauth, sink)
+    assert req.client_auth == "assertion", req.form
+    assert "client_secret" not in req.form, req.form
+    (a,) = oauth.assertions
+    assert a["header"]["alg"] == "PS256", a
+    c = a["claims"]
+    assert c["aud"] == oauth.token_url and c["iss"] == c["sub"] == \
+        oauth.client_id, c
+    assert 0 < c["exp"] - c["nbf"] <= 600, c
+
+    # The provider refuses the token at the next login: a fresh one, with
+    # a new assertion.
+    oauth.invalidate(g.access_token_issued)
+    wait_session_closed(sink)
+    second = relay.ferry.submit("y@example.test")
+    sink.wait_messages(2)
+    delivered(relay, second)
+    assert len(oauth.issued()) == 2, oauth.issued()
+    jtis = [x["claims"]["jti"] for x in oauth.assertions]
+    assert len(jtis) == 2 and jtis[0] != jtis[1], jtis
+    relay.ferry.stop("relayd")
+    key = relay.base / "client.key"
+    for f in log_files(relay):
+        text = f.read_text(errors="replace")
+        for line in pem_body(key):
+            assert line not in text, (f, line)
+        for secret in oauth.secrets():
+            assert secret not in text, (f, secret[:12])
+
+
+def test_certificate_in_one_file_with_a_device_login(relay, oauth):
+    """A delegated login (refresh-token grant) whose client has a
+    certificate, key and certificate in one PEM file: `ferryctl oauth
+    login` proves the client with assertions at both endpoints, and
+    relayd's refreshes do too."""
+    sink = bearer_sink(relay, oauth, USER)
+    relay.routes({"example.test": sink})
+    route = route_of(sink)
+    write_credentials(relay, oauth, cert_stanza(relay, oauth, route,
+        grant=None, combined=True))
+    with Login(relay, route) as login:
+        code = login.wait_code(oauth)
+        oauth.approve(code)
+        assert login.wait() == 0, (login.out, login.err)
+    assert "stored" in login.out, login.out
+    # The login's access token is refused: relayd refreshes at once.
+    (dg,) = oauth.issued()
+    oauth.invalidate(dg.access_token_issued)
+    msgid = relay.ferry.submit("x@example.test")
+    relay.start()
+    (m,) = sink.wait_messages(1)
+    delivered(relay, msgid)
+    assert oauth.valid(m.auth["token"])
+    reqs = [r for r in oauth.requests if r.method == "POST"]
+    assert [r.path for r in reqs if r.status == 200][:1] == ["/devicecode"]
+    assert oauth.token_requests("refresh_token"), oauth.requests
+    for r in reqs:
+        assert r.client_auth == "assertion", (r, r.form.keys())
+    rc, block = oauth_status(relay, route)
+    thumb = oauth.certificate.fingerprint(hashes.SHA1()).hex().upper()
+    end = oauth.certificate.not_valid_after.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert rc == 0, block
+    assert "client %s, with certificate %s, valid until %s" % (
+        oauth.client_id, thumb, end) in block, block
+
+
+def test_unregistered_certificate_defers_as_a_configuration_problem(
+        relay, oauth):
+    """The provider does not know the certificate (not uploaded, or
+    replaced): invalid_client, an alert, and the mail waits (4.7.0)."""
+    sink = bearer_sink(relay, oauth, USER)
+    home = relay.sink()
+    relay.routes({"example.test": sink, "ferry.test": home})
+    route = route_of(sink)
+    other, _ = client_certificate(relay.base, name="other")
+    oauth.register_certificate(other)
+    write_credentials(relay, oauth, cert_stanza(relay, oauth, route,
+        register=False))
+    msgid = relay.ferry.submit("x@example.test")
+    relay.start()
+    err = relay.wait_event("oauth-error", route=route)[0]
+    assert err["class"] == "config" and err["error"] == "invalid_client", err
+    assert "AADSTS700027" in err.get("text", ""), err
+    (d,) = relay.wait_event("deferred", id=msgid)[:1]
+    assert re.match(r"(4\d\d )?4\.7\.0", d["reply"]), d
+    assert sink.received() == [] and not oauth.issued()
+    assert_no_bounce(relay, home, msgid)
+
+
+def bad_certificates(relay, oauth, route):
+    """(name, stanza lines, a word the message must have)."""
+    crt, key = client_certificate(relay.base)
+    other_crt, other_key = client_certificate(relay.base, name="other")
+    ec_crt, ec_key = client_certificate(relay.base, name="ec",
+        key_type="ec")
+    enc = relay.base / "encrypted.key"
+    run(["openssl", "pkey", "-in", str(key), "-out", str(enc), "-aes256",
+        "-passout", "pass:only-the-admin-knows"], check=True)
+    os.chmod(enc, 0o600)
+    loose = relay.base / "loose.key"
+    loose.write_bytes(key.read_bytes())
+    os.chmod(loose, 0o644)
+
+    def lines(**keys):
+        return oauth_stanza(route, oauth, USER, grant="client_credentials",
+            secret=False, **keys)
+    return [
+        ("another certificate's key", lines(client_certificate=crt,
+            client_key=other_key), "not the certificate's"),
+        ("key others may read", lines(client_certificate=crt,
+            client_key=loose), "others may read"),
+        ("encrypted key", lines(client_certificate=crt, client_key=enc),
+            "unencrypted"),
+        ("EC key", lines(client_certificate=ec_crt, client_key=ec_key),
+            "RSA"),
+        ("no such certificate", lines(client_certificate=relay.base /
+            "nowhere.crt", client_key=key), "nowhere.crt"),
+        ("a key but no certificate", lines(client_key=key),
+            "client_key without client_certificate"),
+        ("secret and certificate", oauth_stanza(route, oauth, USER,
+            grant="client_credentials", client_certificate=crt,
+            client_key=key), "both client_secret and client_certificate"),
+    ]
+
+
+@pytest.mark.parametrize("case", ["another certificate's key",
+    "key others may read", "encrypted key", "EC key", "no such certificate",
+    "a key but no certificate", "secret and certificate"])
+def test_bad_client_certificate_is_refused(relay, oauth, case):
+    """relayd exits 78 with FILE:LINE: of the route's stanza and what is
+    wrong, and shows no part of a key."""
+    sink = bearer_sink(relay, oauth, USER)
+    relay.routes({"example.test": sink})
+    route = route_of(sink)
+    (lines, word), = [(ln, w) for n, ln, w in
+        bad_certificates(relay, oauth, route) if n == case]
+    p = write_credentials(relay, oauth, lines)
+    r = run([BIN / "relayd", "-f", "-c", relay.ferry.conf_path], timeout=15)
+    err = r.stderr.decode()
+    assert r.returncode == 78, (r.returncode, err)
+    text = p.read_text().splitlines()
+    route_line = text.index("route %s" % route) + 1
+    assert re.search(r"%s:%d: " % (re.escape(str(p)), route_line), err), err
+    assert word in err, err
+    for line in pem_body(relay.base / "client.key"):
+        assert line not in err
 
 
 @pytest.mark.parametrize("form", ["one line", "stanza"])

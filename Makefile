@@ -448,4 +448,7 @@ clean:
 	uninstall-man install-units uninstall-units clean
 
 # Keep the unit tests' objects: they are intermediate files to make.
-.SECONDARY:
+# Only those: a bare .SECONDARY would make every target one, and a
+# missing $(OBJ)/.stamp would then no longer relink bin/ after a build
+# with another SAN setting.
+.SECONDARY: $(UNITS:t/unit/%.c=$(OBJ)/t/unit/%.o)

@@ -98,18 +98,22 @@ no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+/* The file may hold the key too: its buffer is wiped. */
 static X509 *
 read_certificate(const char *path, const char **why)
 {
 	FILE	*fp;
 	X509	*cert;
+	char	 buf[BUFSIZ];
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		*why = strerror(errno);
 		return NULL;
 	}
+	setvbuf(fp, buf, _IOFBF, sizeof(buf));
 	cert = PEM_read_X509(fp, NULL, no_passphrase, NULL);
 	fclose(fp);
+	explicit_bzero(buf, sizeof(buf));
 	if (cert == NULL)
 		*why = "no PEM certificate in it";
 	return cert;
@@ -191,8 +195,10 @@ oauth_cert_free(struct credential *c)
 	c->cert = NULL;
 }
 
-/* The SHA-1 thumbprint (hex, as Entra ID shows it) and end of c's
- * certificate; -1 if c has none. */
+/*
+ * The SHA-1 thumbprint (hex, as Entra ID shows it) and end of c's
+ * certificate; -1 if c has none.
+ */
 int
 oauth_cert_info(const struct credential *c, const char **sha1_hex,
     time_t *not_after)

@@ -58,16 +58,21 @@ QUEUED	:= queue/queued.c queue/store.c queue/envelope.c queue/submit.c \
 	   queue/message.c queue/sched.c queue/commit.c queue/dispatch.c \
 	   queue/wake.c queue/bounce.c \
 	   queue/websmtp.c common/license_state.c
-# relay_auth_file and OAuth2 tokens, for relayd and ferry-control.
-OAUTH	:= common/credentials.c common/oauth.c common/oauth_answer.c \
-	   common/oauth_assertion.c common/oauth_state.c
+# relay_auth_file (and the client certificates it names), for relayd;
+# with the OAuth2 token requests, for relayd-token and ferry-control.
+CREDENTIALS := common/credentials.c common/oauth_assertion.c
+CREDENTIALS_LIBS = $(shell pkg-config --libs json-c libcrypto)
+OAUTH	:= $(CREDENTIALS) common/oauth.c common/oauth_answer.c \
+	   common/oauth_state.c
 OAUTH_LIBS = $(shell pkg-config --libs libcurl json-c libcrypto)
 # The SMTP client's I/O, for the daemons that talk to other servers.
 SMTPIO	:= common/smtp_io.c common/smtp_dialog.c
 RELAYD	:= relayd/relayd.c relayd/routes.c relayd/job.c relayd/worker.c \
 	   relayd/smtp_client.c relayd/refusal.c relayd/dns.c \
-	   relayd/maildir.c relayd/token.c $(SMTPIO) $(OAUTH) \
+	   relayd/maildir.c relayd/token.c $(SMTPIO) $(CREDENTIALS) \
 	   $(AGENT)
+# relayd's token process: the only program of relayd's with libcurl.
+RELAYD_TOKEN := relayd/relayd-token.c $(OAUTH)
 WEBRELAYD := webrelayd/webrelayd.c webrelayd/post.c webrelayd/answer.c \
 	   $(AGENT)
 LOCALD	:= local/locald.c local/expand.c local/forward.c local/header.c \
@@ -88,7 +93,8 @@ CONTROL	:= control/ferry-control.c control/delegate.c control/license.c \
 	   control/oauth.c common/password.c $(LICENSE) $(OAUTH)
 UNITS	:= $(wildcard t/unit/test_*.c)
 
-PROGS	:= bin/queued bin/licensed bin/relayd bin/webrelayd bin/locald bin/smtpd \
+PROGS	:= bin/queued bin/licensed bin/relayd bin/relayd-token bin/webrelayd \
+	   bin/locald bin/smtpd \
 	   bin/delegated bin/ferry-license \
 	   bin/sendmail bin/mailq bin/newaliases bin/ferry-control bin/ferryctl
 UNITBIN	:= $(UNITS:t/unit/%.c=t/unit/bin/%)
@@ -137,7 +143,11 @@ bin/queued: $(call objs,$(QUEUED) $(COMMON))
 bin/relayd: $(call objs,$(RELAYD) $(COMMON))
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libssl libcrypto) \
-		$(OAUTH_LIBS) -lresolv
+		$(CREDENTIALS_LIBS) -lresolv
+
+bin/relayd-token: $(call objs,$(RELAYD_TOKEN) $(COMMON))
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(OAUTH_LIBS)
 
 bin/webrelayd: $(call objs,$(WEBRELAYD) $(COMMON))
 	@mkdir -p bin
@@ -197,9 +207,8 @@ t/unit/bin/test_license: $(call objs,$(LICENSE))
 t/unit/bin/test_license: LDLIBS += $(shell pkg-config --libs libcrypto)
 t/unit/bin/test_dns: $(call objs,relayd/dns.c)
 t/unit/bin/test_dns: LDLIBS += -lresolv
-t/unit/bin/test_oauth: $(call objs,common/credentials.c common/oauth_answer.c \
-	    common/oauth_assertion.c)
-t/unit/bin/test_oauth: LDLIBS += $(shell pkg-config --libs json-c libcrypto)
+t/unit/bin/test_oauth: $(call objs,$(CREDENTIALS) common/oauth_answer.c)
+t/unit/bin/test_oauth: LDLIBS += $(CREDENTIALS_LIBS)
 t/unit/bin/test_answer: $(call objs,webrelayd/answer.c)
 t/unit/bin/test_answer: LDLIBS += $(shell pkg-config --libs json-c)
 t/unit/bin/test_mailbox: $(call objs,local/mailbox.c local/maildir.c local/copy.c)
@@ -239,8 +248,8 @@ FUZZ_LIB_webrelay_answer = $(shell pkg-config --libs json-c)
 FUZZ_SRC_aliases	:=
 FUZZ_SRC_oauth_answer	:= common/oauth_answer.c
 FUZZ_LIB_oauth_answer	= $(shell pkg-config --libs json-c)
-FUZZ_SRC_credentials	:= common/credentials.c common/oauth_assertion.c
-FUZZ_LIB_credentials	= $(shell pkg-config --libs json-c libcrypto)
+FUZZ_SRC_credentials	:= $(CREDENTIALS)
+FUZZ_LIB_credentials	= $(CREDENTIALS_LIBS)
 FUZZ_SRC_local_mbox	:= local/header.c local/copy.c
 FUZZ_SRC_smtp_reply	:= $(SMTPIO)
 FUZZ_LIB_smtp_reply	= $(SSL)
@@ -348,8 +357,8 @@ deb:
 .PHONY: deb
 
 # What install puts where (README "Installed files" lists the result).
-LIBEXEC_PROGS := queued licensed delegated webrelayd relayd locald smtpd \
-	   ferry-control
+LIBEXEC_PROGS := queued licensed delegated webrelayd relayd relayd-token \
+	   locald smtpd ferry-control
 DOCS	:= README.md CHANGES LICENSE $(wildcard doc/*.md)
 CONF	:= $(DESTDIR)$(SYSCONFDIR)/ferry/ferry.conf
 # State directories, their owners and modes, as the daemons expect them

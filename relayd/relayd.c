@@ -470,7 +470,7 @@ main(int argc, char **argv)
 		fatal("chown log file");
 	ping_sock = daemon_ping_open(&rd, &ps);
 	daemon_detach(&rd);
-	token_pid = token_start(&rd, &ps, ping_sock, &creds);
+	token_pid = token_start(&rd, &ps, &creds);
 	credentials_forget_oauth(&creds);
 	privsep_drop(&ps, "/", 0);
 

@@ -54,10 +54,11 @@ void	 job_free(struct relay_job *);
 void	 worker_main(int, const struct config *, const struct credentials *)
 	    __attribute__((__noreturn__));
 
-/* token.c: the token process, and asking it */
+/* token.c: starting the token process (relayd-token.c), and asking it */
+#define TOKEN_SOCK_FD	3	/* relayd-token.sock in relayd-token */
 struct daemon_ctx;
 struct privsep;
-pid_t	 token_start(const struct daemon_ctx *, const struct privsep *, int,
+pid_t	 token_start(const struct daemon_ctx *, const struct privsep *,
 	    const struct credentials *);
 int	 token_get(const struct config *, const char *, const char *, char *,
 	    size_t, char *, size_t);

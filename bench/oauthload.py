@@ -23,7 +23,6 @@ import concurrent.futures
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import time
 import warnings
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "t"))
 import oauthharness  # noqa: E402
 import sinks  # noqa: E402
 from procs import peak_kib, stop as procs_stop  # noqa: E402
+import table  # noqa: E402
 from webload import Web, WebFailed  # noqa: E402
 
 # the smarthosts take AUTH without TLS on loopback, on purpose
@@ -157,29 +157,20 @@ def measure(b, rows, how):
 def rows(top):
     """The OAuth2 rows; on a failure the rows so far and one that says
     what went wrong."""
-    for name in ("queued", "relayd", "sendmail"):
-        if not os.path.exists(f"{BIN}/{name}"):
-            return [("OAuth2", f"not built ({name})")]
-    out = []
+    out = table.not_built("OAuth2", BIN, ("queued", "relayd",
+                                          "relayd-token", "sendmail"))
+    if out:
+        return out
+    os.makedirs(top, exist_ok=True)
     os.chmod(top, 0o755)        # relayd's user reaches the directories
     for how, certificate in (("client secret", False),
                              ("client certificate", True)):
         b = OAuthBench(os.path.join(top, how.split()[1]), certificate)
-        try:
-            b.setup()
-            measure(b, out, how)
-        except (WebFailed, OSError, subprocess.SubprocessError) as e:
-            out.append((f"OAuth2, {how}", f"failed: {e}"))
+        if not b.measure(measure, out, f"OAuth2, {how}", how):
             break
-        finally:
-            b.stop()
     shutil.rmtree(top, ignore_errors=True)
     return out
 
 
 if __name__ == "__main__":
-    import tempfile
-    result = rows(tempfile.mkdtemp(prefix="ferry-bench-oauth-"))
-    width = max(len(r[0]) for r in result if r[1] is not None)
-    for name, value in result:
-        print(name if value is None else f"{name:<{width}}  {value}")
+    table.run_alone(rows, "ferry-bench-oauth-")

@@ -26,6 +26,13 @@ Starts its own queued on a temporary spool and measures
     per post as webrelayd logs it, the TLS connections they came on
     (reuse: 1), and webrelayd's peak RSS and rate posting a 256 MiB
     message, against its peak after a small one;
+  - OAuth2 at a smarthost (bench/oauthload.py: queued and relayd with
+    an XOAUTH2 route to t/oauthharness.py's BearerSink and its HTTPS
+    token endpoint, and a route without AUTH beside it): the first
+    message's time with the token fetch, with a client secret and with
+    a client certificate, messages/s each way for 200 messages, the
+    token requests those caused (0: the cache), the token process's
+    peak RSS;
   - local delivery (bench/localload.py: queued and locald, as root with
     a user it makes): 10 KB messages per second into an mbox and into a
     Maildir, 20 at a time, and locald's peak RSS delivering a 1 GiB
@@ -54,9 +61,11 @@ sys.path.insert(0, os.path.join(ROOT, "t"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import delegate  # noqa: E402
 import localload  # noqa: E402
+import oauthload  # noqa: E402
 import procs  # noqa: E402
 from procs import peak_kib  # noqa: E402
 import smtpload  # noqa: E402
+import table  # noqa: E402
 import webload  # noqa: E402
 BODY = b"Subject: bench\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 25
 
@@ -586,12 +595,10 @@ def main():
         else:
             rows.append(("delegated: not built", None))
         rows.extend(webload.rows(os.path.join(top, "web")))
+        rows.extend(oauthload.rows(os.path.join(top, "oauth")))
         if os.path.exists(f"{BIN}/locald"):
             rows.extend(localload.rows(os.path.join(top, "local")))
-        # a row without a value is a note, printed as it is
-        width = max(len(r[0]) for r in rows if r[1] is not None)
-        for name, value in rows:
-            print(name if value is None else f"{name:<{width}}  {value}")
+        table.print_rows(rows)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

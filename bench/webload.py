@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "t"))
 import sinks  # noqa: E402
 import websink  # noqa: E402
 from procs import peak_kib, stop as procs_stop  # noqa: E402
+import table  # noqa: E402
 
 COUNT = 200                 # small messages
 WORKERS = 8                 # sendmails at a time
@@ -180,8 +181,8 @@ webrelay_ca_file = {ca[0]}
         return [(m[1], int(m[2]), int(m[3]), float(m[4]), m[5])
                 for m in POST_RE.finditer(self.log("webrelayd"))]
 
-    def submit(self, data=BODY):
-        r = subprocess.run([f"{BIN}/sendmail", "-C", self.conf, "-i", RCPT],
+    def submit(self, data=BODY, rcpt=RCPT):
+        r = subprocess.run([f"{BIN}/sendmail", "-C", self.conf, "-i", rcpt],
                            input=data, capture_output=True, timeout=60)
         if r.returncode != 0:
             raise WebFailed(f"sendmail failed: {r.stderr.decode()}")
@@ -198,6 +199,20 @@ webrelay_ca_file = {ca[0]}
         proc.stdin.close()
         if proc.wait() != 0:
             raise WebFailed(f"large sendmail failed: {proc.stderr.read()}")
+
+    def measure(self, fn, out, label, *args):
+        """setup(), fn(self, out, *args), stop(): the rows fn found go
+        to out; on a failure also one row, named label, that says what
+        went wrong, and False."""
+        try:
+            self.setup()
+            fn(self, out, *args)
+            return True
+        except (WebFailed, OSError, subprocess.SubprocessError) as e:
+            out.append((label, f"failed: {e}"))
+            return False
+        finally:
+            self.stop()
 
     def stop(self):
         # the agents, then queued, then the service they talk to
@@ -286,25 +301,14 @@ def measure(w, rows):
 def rows(top):
     """The WebSmtp rows; on a failure the rows so far and one that says
     what went wrong."""
-    for name in ("webrelayd", "licensed", "ferry-license"):
-        if not os.path.exists(f"{BIN}/{name}"):
-            return [("WebSmtp", f"not built ({name})")]
-    out = []
-    w = Web(top)
-    try:
-        w.setup()
-        measure(w, out)
-    except (WebFailed, OSError, subprocess.SubprocessError) as e:
-        out.append(("WebSmtp", f"failed: {e}"))
-    finally:
-        w.stop()
-        shutil.rmtree(top, ignore_errors=True)
+    out = table.not_built("WebSmtp", BIN, ("webrelayd", "licensed",
+                                             "ferry-license"))
+    if out:
+        return out
+    Web(top).measure(measure, out, "WebSmtp")
+    shutil.rmtree(top, ignore_errors=True)
     return out
 
 
 if __name__ == "__main__":
-    import tempfile
-    result = rows(tempfile.mkdtemp(prefix="ferry-bench-web-"))
-    width = max(len(r[0]) for r in result if r[1] is not None)
-    for name, value in result:
-        print(name if value is None else f"{name:<{width}}  {value}")
+    table.run_alone(rows, "ferry-bench-web-")

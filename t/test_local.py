@@ -59,10 +59,10 @@ def test_mbox_delivery_over_sendmail_as_the_user(local):
 @pytest.mark.ferry_conf(local_mailbox="maildir")
 def test_maildir_delivery(local):
     bob = local.user("bob")
-    local.ferry.submit(bob.addr, subject="to the maildir")
+    msgid = local.ferry.submit(bob.addr, subject="to the maildir")
     md = bob.home / "Maildir"
-    wait_for(lambda: os.path.isdir(md / "new") and os.listdir(md / "new"),
-        timeout=20, what="a message in ~/Maildir/new")
+    # linked into new/ before it leaves tmp/: delivered means both done
+    local.wait_event("delivered", id=msgid, to=bob.addr)
     (name,) = os.listdir(md / "new")
     assert os.listdir(md / "tmp") == []
     st = os.stat(md / "new" / name)

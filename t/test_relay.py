@@ -524,6 +524,9 @@ def test_maildir_delivery(relay):
     files = wait_for(lambda: (md / "new").is_dir() and
         os.listdir(md / "new"), timeout=20, what="a file in %s/new" % md)
     (name,) = files
+    # the file is linked into new/ before it leaves tmp/: once relayd
+    # says delivered, tmp/ must be empty
+    relay.wait_event("delivered", id=msgid, to="alice@virtual.test")
     assert os.listdir(md / "tmp") == [], "tmp/ must be empty after delivery"
     assert (md / "cur").is_dir()
     got = (md / "new" / name).read_bytes()
@@ -544,7 +547,6 @@ def test_maildir_delivery(relay):
     if os.geteuid() == 0:
         assert os.stat(md / "new" / name).st_uid == \
             relay.ferry.daemon_uid_gid("relayd")[0]
-    relay.wait_event("delivered", id=msgid, to="alice@virtual.test")
     relay.wait_queue_empty()
 
 

@@ -22,6 +22,7 @@ Real servers, never mocks:
 
 import hashlib
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -52,8 +53,35 @@ def shut_down(socks):
             pass
 
 
+# Ports for the tests' servers are drawn below the kernel's ephemeral
+# range: a port bound to 0 comes from that range, and before the daemon
+# it was chosen for binds it, an outgoing connection of some other test
+# may take it as its local port, and the daemon fails with EADDRINUSE
+# (seen in CI: smtpd "bind 127.0.0.1:57597: Address already in use").
+PORT_FLOOR = 10000
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host=HOST):
-    """A port that was free a moment ago (bound to 0, then closed)."""
+    """A port that was free a moment ago (bound, then closed), outside the
+    ephemeral range where the kernel allows one; else one bound to 0."""
+    low = _ephemeral_low()
+    rng = random.Random()
+    for _ in range(100 if low > PORT_FLOOR + 100 else 0):
+        port = rng.randrange(PORT_FLOOR, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -71,7 +71,7 @@ static int
 identify(X509 *cert, struct client_cert *cc)
 {
 	unsigned char	 sha1[EVP_MAX_MD_SIZE], sha256[EVP_MAX_MD_SIZE];
-	unsigned int	 n1, n256, i;
+	unsigned int	 n1, n256;
 	struct tm	 tm;
 
 	if (X509_digest(cert, EVP_sha1(), sha1, &n1) != 1 ||
@@ -81,8 +81,7 @@ identify(X509 *cert, struct client_cert *cc)
 	    n1 * 2 >= sizeof(cc->sha1_hex) ||
 	    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
 		return -1;
-	for (i = 0; i < n1; i++)
-		snprintf(cc->sha1_hex + 2 * i, 3, "%02X", sha1[i]);
+	hex_encode(sha1, n1, cc->sha1_hex, 1);
 	cc->not_after = timegm(&tm);
 	return 0;
 }
@@ -98,22 +97,36 @@ no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
-/* The file may hold the key too: its buffer is wiped. */
+/*
+ * The certificate (cert != NULL) or the private key in fp, which is
+ * closed; the stdio buffer is ours and wiped, since either file may hold
+ * the key.
+ */
+static void
+read_pem(FILE *fp, X509 **cert, EVP_PKEY **key)
+{
+	char	 buf[BUFSIZ];
+
+	setvbuf(fp, buf, _IOFBF, sizeof(buf));
+	if (cert != NULL)
+		*cert = PEM_read_X509(fp, NULL, no_passphrase, NULL);
+	else
+		*key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
+	fclose(fp);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 static X509 *
 read_certificate(const char *path, const char **why)
 {
 	FILE	*fp;
 	X509	*cert;
-	char	 buf[BUFSIZ];
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		*why = strerror(errno);
 		return NULL;
 	}
-	setvbuf(fp, buf, _IOFBF, sizeof(buf));
-	cert = PEM_read_X509(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	explicit_bzero(buf, sizeof(buf));
+	read_pem(fp, &cert, NULL);
 	if (cert == NULL)
 		*why = "no PEM certificate in it";
 	return cert;
@@ -125,16 +138,12 @@ read_key(const char *where, const char *path, const char **why)
 {
 	FILE		*fp;
 	EVP_PKEY	*key;
-	char		 buf[BUFSIZ];
 
 	if ((fp = secret_open(where, path)) == NULL) {
 		*why = NULL;	/* secret_open() said why */
 		return NULL;
 	}
-	setvbuf(fp, buf, _IOFBF, sizeof(buf));
-	key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	explicit_bzero(buf, sizeof(buf));
+	read_pem(fp, NULL, &key);
 	if (key == NULL)
 		*why = "no unencrypted PEM private key in it";
 	else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
@@ -243,11 +252,9 @@ claims(const struct credential *c, time_t now)
 	json_object	*p = json_object_new_object();
 	unsigned char	 jti[16];
 	char		 hex[sizeof(jti) * 2 + 1];
-	size_t		 i;
 
 	arc4random_buf(jti, sizeof(jti));
-	for (i = 0; i < sizeof(jti); i++)
-		snprintf(hex + 2 * i, 3, "%02x", jti[i]);
+	hex_encode(jti, sizeof(jti), hex, 0);
 	json_object_object_add(p, "aud",
 	    json_object_new_string(c->token_endpoint));
 	json_object_object_add(p, "iss", json_object_new_string(c->client_id));

@@ -221,14 +221,12 @@ void
 oauth_seed(const char *refresh_token, char *seed)
 {
 	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	size_t		 i;
 
 	if (refresh_token == NULL)
 		refresh_token = "";
 	SHA256((const unsigned char *)refresh_token, strlen(refresh_token),
 	    md);
-	for (i = 0; i < sizeof(md); i++)
-		snprintf(seed + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, sizeof(md), seed, 0);
 }
 
 /* The refresh token to use: the stored one, unless the file's changed. */

@@ -172,3 +172,19 @@ fsync_parent(const char *path)
 	errno = saved;
 	return r;
 }
+
+/* len bytes of in as 2 * len hex digits and a NUL in out. */
+void
+hex_encode(const void *in, size_t len, char *out, int upper)
+{
+	const char		*digits = upper ? "0123456789ABCDEF" :
+				    "0123456789abcdef";
+	const unsigned char	*p = in;
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+}

@@ -20,6 +20,7 @@ int	 path_join(char *, size_t, const char *, const char *);
 int	 write_full(int, const void *, size_t);
 char	*str_trim(char *);
 int	 str_has_control(const char *);
+void	 hex_encode(const void *, size_t, char *, int);
 long long monotonic_ms(void);
 int	 unix_name_valid(const char *);
 int	 fsync_parent(const char *);

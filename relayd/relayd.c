@@ -463,6 +463,8 @@ main(int argc, char **argv)
 	if (routes_load(rd.conf.routes_file) == -1)
 		exit(EX_CONFIG);
 	read_credentials(&ps);
+	/* relayd-token reads its secrets itself: we keep none of them */
+	credentials_forget_oauth(&creds);
 	daemon_key_where(&rd, "default_route", where, sizeof(where));
 	prepare_maildir_base(where, rd.conf.default_route, &ps);
 	routes_foreach(prepare_maildir_base, &ps);
@@ -471,7 +473,6 @@ main(int argc, char **argv)
 	ping_sock = daemon_ping_open(&rd, &ps);
 	daemon_detach(&rd);
 	token_pid = token_start(&rd, &ps, &creds);
-	credentials_forget_oauth(&creds);
 	privsep_drop(&ps, "/", 0);
 
 	if ((rbase = event_base_new()) == NULL)

@@ -381,6 +381,33 @@ def test_rotated_refresh_token_is_stored(relay, oauth):
         os.listdir(state_dir(relay))
 
 
+def test_token_process_is_relayd_token_and_relayd_maps_no_libcurl(relay,
+                                                                  oauth):
+    """The token process is the program relayd-token, a child of relayd
+    and relay_user's; relayd itself, which forks the processes that talk
+    SMTP, has no libcurl mapped."""
+    sink = bearer_sink(relay, oauth, USER)
+    setup_route(relay, oauth, sink)
+    relay.start()
+    relay.wait_event("token-process-start")
+    master = relay.ferry.pid("relayd")
+    with open("/proc/%d/task/%d/children" % (master, master)) as f:
+        kids = [int(p) for p in f.read().split()]
+    tokens = [p for p in kids if os.path.basename(
+        os.readlink("/proc/%d/exe" % p)) == "relayd-token"]
+    assert len(tokens) == 1, (kids, tokens)
+    tpid = tokens[0]
+    if os.geteuid() == 0:
+        assert os.stat("/proc/%d" % tpid).st_uid == \
+            relay.ferry.daemon_uid_gid("relayd")[0]
+    with open("/proc/%d/maps" % master) as f:
+        maps = f.read()
+    assert "libcurl" not in maps, [ln for ln in maps.splitlines()
+        if "libcurl" in ln][:1]
+    with open("/proc/%d/maps" % tpid) as f:
+        assert "libcurl" in f.read()
+
+
 def test_restart_with_a_valid_token_fetches_none(relay, oauth):
     """The access token and its expiry live in the state file: relayd
     restarted while the token is good goes on with it."""

@@ -101,11 +101,30 @@ is_https(const char *url)
 	return url == NULL || strncasecmp(url, "https://", 8) == 0;
 }
 
+/* The first OAuth2 key a stanza gives, or NULL: a password needs none. */
+static const char *
+oauth_key_given(const struct parse *p, const struct credential *c)
+{
+	size_t	 i;
+
+	if (p->seen_grant)
+		return "grant";
+	for (i = 0; i < sizeof(cred_keys) / sizeof(cred_keys[0]); i++)
+		if (cred_keys[i].offset != 0 &&
+		    cred_keys[i].offset != offsetof(struct credential, user) &&
+		    cred_keys[i].offset != offsetof(struct credential,
+		    password) &&
+		    *(char **)((char *)c + cred_keys[i].offset) != NULL)
+			return cred_keys[i].name;
+	return NULL;
+}
+
 /* A stanza is complete: does it say enough, and nothing contradictory? */
 static void
 stanza_check(struct parse *p, const struct credential *c)
 {
-	int	 line = atoi(strrchr(c->where, ':') + 1);
+	const char	*key;
+	int		 line = atoi(strrchr(c->where, ':') + 1);
 
 	if (c->user == NULL)
 		parse_error(p, line, "route %s: no user", c->route);
@@ -115,8 +134,12 @@ stanza_check(struct parse *p, const struct credential *c)
 	else if (c->password == NULL && c->kind != CRED_OAUTH)
 		parse_error(p, line, "route %s: neither password nor oauth",
 		    c->route);
-	if (c->kind != CRED_OAUTH)
+	if (c->kind != CRED_OAUTH) {
+		if ((key = oauth_key_given(p, c)) != NULL)
+			parse_error(p, line, "route %s: %s needs oauth",
+			    c->route, key);
 		return;
+	}
 	if (c->token_endpoint == NULL)
 		parse_error(p, line, "route %s: oauth needs token_endpoint",
 		    c->route);

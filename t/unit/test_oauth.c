@@ -70,6 +70,12 @@ test_credentials(void)
 	    "password and oauth at once are refused");
 	ok(parse("route mx\nuser u\npassword p\n", &c) == -1,
 	    "a login for mx is refused");
+	ok(parse("route smtp:[a]:25\nuser u\npassword p\n"
+	    "client_key /etc/ferry/k\n", &c) == -1,
+	    "an OAuth2 key in a password stanza is refused");
+	ok(parse("route smtp:[a]:25\nuser u\npassword p\n"
+	    "grant client_credentials\n", &c) == -1,
+	    "a grant in a password stanza is refused");
 	ok(parse("route smtp:[a]:25\nuser u\noauth auto\n"
 	    "token_endpoint https://a/t\nclient_id i\n"
 	    "grant client_credentials\n", &c) == -1,
